@@ -1,0 +1,20 @@
+{
+  "targets": [
+    {
+      "target_name": "sft_native",
+      # Every kernel and binding file is compiled; adding an op never means editing this list.
+      "sources": [
+        "addon.cc",
+        "<!@(ls -1 cpu/*.cc binding/*.cc 2>/dev/null)"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "."],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off"],
+      "conditions": [
+        ["target_arch=='x64'", { "cflags_cc": ["-mavx2", "-mfma", "-mf16c"] }]
+      ]
+    }
+  ]
+}
