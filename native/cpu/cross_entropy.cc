@@ -1,0 +1,100 @@
+#include "cpu/cross_entropy.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "cpu/gemm.h"
+#include "cpu/parallel.h"
+
+namespace {
+
+constexpr int kIgnoreIndex = -100;
+
+// Rows per chunk: a constant (never the thread count) so dweight sums its chunks in a fixed order.
+// 256 x V logits stay in L3-sized scratch for V up to ~32k.
+constexpr int kChunk = 256;
+
+// Token indices that carry a target: only these rows are projected, so ignored tokens cost nothing.
+std::vector<int> trained_rows(const int32_t* target, int N) {
+  std::vector<int> rows;
+  for (int t = 0; t < N; t++)
+    if (target[t] != kIgnoreIndex) rows.push_back(t);
+  return rows;
+}
+
+// logits (M,V) in place -> probabilities; returns the chunk's summed loss (token order).
+double softmax_loss(float* logits, const int32_t* tgt, int M, int V, bool want_probs) {
+  std::vector<double> losses(M);
+  parallel_for(M, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      float* z = logits + r * V;
+      float m = -INFINITY;
+      for (int c = 0; c < V; c++) m = z[c] > m ? z[c] : m;
+      double sum = 0.0;
+      for (int c = 0; c < V; c++) sum += std::exp(static_cast<double>(z[c] - m));
+      double lse = m + std::log(sum);
+      losses[r] = lse - z[tgt[r]];
+      if (want_probs) {
+        float ml = static_cast<float>(lse);
+        for (int c = 0; c < V; c++) z[c] = std::exp(z[c] - ml);
+      }
+    }
+  });
+  double total = 0.0;
+  for (double l : losses) total += l;
+  return total;
+}
+
+double run(float* dinp, float* dweight, const float* inp, const float* weight, const int32_t* target, int N, int C,
+           int V, float grad_scale) {
+  // A target outside [0,V) would index past the logits row: refuse it with NaN, which callers report as a
+  // non-finite loss.
+  for (int t = 0; t < N; t++)
+    if (target[t] != kIgnoreIndex && (target[t] < 0 || target[t] >= V)) return NAN;
+  std::vector<int> rows = trained_rows(target, N);
+  if (dinp != nullptr) std::memset(dinp, 0, sizeof(float) * N * C);
+  int M = static_cast<int>(rows.size());
+  std::vector<float> x(static_cast<size_t>(kChunk) * C), logits(static_cast<size_t>(kChunk) * V),
+      dx(static_cast<size_t>(kChunk) * C);
+  std::vector<int32_t> tgt(kChunk);
+  double total = 0.0;
+  for (int r0 = 0; r0 < M; r0 += kChunk) {
+    int m = std::min(kChunk, M - r0);
+    for (int r = 0; r < m; r++) {
+      std::memcpy(x.data() + static_cast<size_t>(r) * C, inp + static_cast<int64_t>(rows[r0 + r]) * C, sizeof(float) * C);
+      tgt[r] = target[rows[r0 + r]];
+    }
+    // logits(m,V) = x(m,C) @ weight^T
+    sgemm(m, V, C, x.data(), C, 1, weight, 1, C, logits.data(), V, false);
+    bool backward = dweight != nullptr;
+    total += softmax_loss(logits.data(), tgt.data(), m, V, backward);
+    if (!backward) continue;
+    // dlogits = grad_scale * (softmax - onehot)
+    parallel_for(m, [&](int64_t a, int64_t b) {
+      for (int64_t r = a; r < b; r++) {
+        float* z = logits.data() + r * V;
+        z[tgt[r]] -= 1.0f;
+        if (grad_scale != 1.0f)
+          for (int c = 0; c < V; c++) z[c] *= grad_scale;
+      }
+    });
+    // dx(m,C) = dlogits(m,V) @ weight(V,C);  dweight(V,C) += dlogits^T(V,m) @ x(m,C)
+    sgemm(m, C, V, logits.data(), V, 1, weight, C, 1, dx.data(), C, false);
+    sgemm(V, C, m, logits.data(), 1, V, x.data(), C, 1, dweight, C, true);
+    for (int r = 0; r < m; r++)
+      std::memcpy(dinp + static_cast<int64_t>(rows[r0 + r]) * C, dx.data() + static_cast<size_t>(r) * C, sizeof(float) * C);
+  }
+  return total;
+}
+
+}  // namespace
+
+double fused_linear_cross_entropy(float* dinp, float* dweight, const float* inp, const float* weight,
+                                  const int32_t* target, int N, int C, int V, float grad_scale) {
+  return run(dinp, dweight, inp, weight, target, N, C, V, grad_scale);
+}
+
+double linear_cross_entropy_loss(const float* inp, const float* weight, const int32_t* target, int N, int C, int V) {
+  return run(nullptr, nullptr, inp, weight, target, N, C, V, 1.0f);
+}
