@@ -1,0 +1,160 @@
+/**
+ * `definePipeline`: a pipeline file default-exports a DAG built from typed handles. Handles are
+ * invariant in their artifact spec, so wiring an output of the wrong kind or table type into an
+ * input does not compile.
+ */
+import { isAbsolute, resolve } from "node:path"
+import type { ArtifactSpec, BlobSpec, FilesSpec, InputSpec, OptionalSpec } from "./Artifact.ts"
+import { isValidName } from "./Stage.ts"
+import type { AnyStage, ConfigSchema, InputSpecs, OutputSpecs, Stage } from "./Stage.ts"
+
+declare const variance: unique symbol
+
+/** A reference to one output of a pipeline node (a stage instance or an external file/directory). */
+export interface Handle<S extends ArtifactSpec> {
+  readonly node: string
+  readonly output: string
+  readonly spec: S
+  // Phantom: makes Handle invariant in S so a table handle only fits an input of the same table type.
+  readonly [variance]?: (spec: S) => S
+}
+
+type RequiredInputs<I extends InputSpecs> = { [K in keyof I]: I[K] extends OptionalSpec ? never : K }[keyof I]
+type OptionalInputs<I extends InputSpecs> = { [K in keyof I]: I[K] extends OptionalSpec ? K : never }[keyof I]
+
+/** The handles `p.add` expects for a stage's inputs; optional inputs may be left out. */
+export type WiredInputs<I extends InputSpecs> =
+  & { readonly [K in RequiredInputs<I>]: I[K] extends ArtifactSpec ? Handle<I[K]> : never }
+  & { readonly [K in OptionalInputs<I>]?: I[K] extends OptionalSpec<infer S> ? Handle<S> | undefined : never }
+
+/** The handles `p.add` returns, one per output. */
+export type OutputHandles<O extends OutputSpecs> = { readonly [K in keyof O]: Handle<O[K]> }
+
+/** Options of `p.add`. */
+export interface AddOptions<C extends ConfigSchema, I extends InputSpecs> {
+  /** Instance name (default: the stage's name); `--set name.key=value` addresses it. */
+  readonly name?: string
+  readonly inputs: WiredInputs<I>
+  /** Encoded config; the stage's Schema decodes it (applying defaults) before the run. */
+  readonly config?: C["Encoded"]
+}
+
+/** The builder passed to a pipeline's body. */
+export interface PipelineBuilder {
+  /** An external file, relative to the pipeline file, hashed by content; its basename is part of its identity. */
+  readonly file: (path: string) => Handle<BlobSpec>
+  /** An external directory, relative to the pipeline file, hashed by content. */
+  readonly dir: (path: string) => Handle<FilesSpec>
+  /** Adds a stage instance and returns handles to its outputs. */
+  readonly add: <C extends ConfigSchema, I extends InputSpecs, O extends OutputSpecs>(
+    stage: Stage<C, I, O>,
+    options: AddOptions<C, I>
+  ) => OutputHandles<O>
+}
+
+/** A pipeline value: what a pipeline file default-exports. */
+export interface Pipeline {
+  readonly _tag: "Pipeline"
+  readonly name: string
+  readonly seed: number
+  readonly build: (p: PipelineBuilder) => void
+}
+
+/** Defines a pipeline. */
+export const definePipeline = (
+  options: { readonly name: string; readonly seed?: number },
+  build: (p: PipelineBuilder) => void
+): Pipeline => {
+  if (!isValidName(options.name)) throw new Error(`pipeline name "${options.name}" must be a simple name`)
+  return { _tag: "Pipeline", name: options.name, seed: options.seed ?? 0, build }
+}
+
+/** A node of the built DAG. */
+export type PipelineNode =
+  | {
+    readonly kind: "file" | "dir"
+    readonly id: string
+    /** Absolute path on disk. */
+    readonly path: string
+    /** As written in the pipeline file. */
+    readonly relPath: string
+  }
+  | {
+    readonly kind: "stage"
+    readonly id: string
+    readonly stage: AnyStage
+    readonly inputs: Readonly<Record<string, Handle<ArtifactSpec> | undefined>>
+    readonly config: unknown
+  }
+
+/** The built DAG: nodes in insertion order, which is a topological order (handles only point back). */
+export interface PipelineGraph {
+  readonly name: string
+  readonly seed: number
+  readonly nodes: ReadonlyArray<PipelineNode>
+}
+
+/** Error in the shape of a pipeline (duplicate instance, foreign handle, bad name). */
+export class PipelineShapeError extends Error {
+  override readonly name = "PipelineShapeError"
+}
+
+const specOf = (spec: InputSpec): ArtifactSpec => spec.kind === "optional" ? spec.inner : spec
+
+/** Runs a pipeline's body against a recording builder. `baseDir` resolves `p.file`/`p.dir` paths. */
+export const buildGraph = (pipeline: Pipeline, baseDir: string): PipelineGraph => {
+  const nodes: Array<PipelineNode> = []
+  const byId = new Map<string, PipelineNode>()
+  const external = (kind: "file" | "dir", relPath: string) => {
+    if (typeof relPath !== "string" || relPath === "") throw new PipelineShapeError(`p.${kind}: expected a path`)
+    const path = isAbsolute(relPath) ? relPath : resolve(baseDir, relPath)
+    const id = `${kind}:${relPath}`
+    const existing = byId.get(id)
+    if (existing === undefined) {
+      const node: PipelineNode = { kind, id, path, relPath }
+      nodes.push(node)
+      byId.set(id, node)
+    } else if (existing.kind !== kind || existing.path !== path) {
+      throw new PipelineShapeError(`p.${kind}("${relPath}") conflicts with an earlier node`)
+    }
+    return id
+  }
+  const builder: PipelineBuilder = {
+    file: (relPath) => ({ node: external("file", relPath), output: "file", spec: { kind: "blob" } }),
+    dir: (relPath) => ({ node: external("dir", relPath), output: "dir", spec: { kind: "files" } }),
+    add: (stage, options) => {
+      const id = options.name ?? stage.name
+      if (!isValidName(id)) throw new PipelineShapeError(`instance name "${id}" must match /^[A-Za-z][A-Za-z0-9_-]*$/`)
+      if (byId.has(id)) throw new PipelineShapeError(`two stage instances are named "${id}": pass a distinct name to p.add`)
+      const inputs: Record<string, Handle<ArtifactSpec> | undefined> = {}
+      const wired = options.inputs as Readonly<Record<string, Handle<ArtifactSpec> | undefined>>
+      for (const key of Object.keys(wired)) {
+        if (!(key in stage.inputs)) throw new PipelineShapeError(`${id}: stage ${stage.name} has no input "${key}"`)
+      }
+      for (const [key, spec] of Object.entries(stage.inputs as InputSpecs)) {
+        const handle = wired[key]
+        if (handle === undefined) {
+          if (spec.kind !== "optional") throw new PipelineShapeError(`${id}: input "${key}" is not wired`)
+          inputs[key] = undefined
+          continue
+        }
+        const source = byId.get(handle.node)
+        if (source === undefined) throw new PipelineShapeError(`${id}: input "${key}" is a handle from another pipeline`)
+        if (handle.spec.kind !== specOf(spec).kind) {
+          throw new PipelineShapeError(`${id}: input "${key}" expects ${specOf(spec).kind}, got ${handle.spec.kind}`)
+        }
+        inputs[key] = handle
+      }
+      const node: PipelineNode = { kind: "stage", id, stage, inputs, config: options.config ?? {} }
+      nodes.push(node)
+      byId.set(id, node)
+      const handles: Record<string, Handle<ArtifactSpec>> = {}
+      for (const [output, spec] of Object.entries(stage.outputs as OutputSpecs)) {
+        handles[output] = { node: id, output, spec }
+      }
+      return handles as never
+    }
+  }
+  pipeline.build(builder)
+  return { name: pipeline.name, seed: pipeline.seed, nodes }
+}

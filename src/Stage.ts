@@ -1,0 +1,111 @@
+/**
+ * `defineStage`: a stage is a named, typed transformation from input artifacts to output artifacts,
+ * with an Effect Schema config. Its key covers its code (found from `module`), config, inputs and env.
+ */
+import type { Effect, Option, Schema, Scope } from "effect"
+import type { ArtifactSpec, InputSpec, InputValue, OutputValue } from "./Artifact.ts"
+import type { StageFailure } from "./StageFailure.ts"
+
+/** Input declarations of a stage, by input name. */
+export type InputSpecs = Readonly<Record<string, InputSpec>>
+
+/** Output declarations of a stage, by output name. */
+export type OutputSpecs = Readonly<Record<string, ArtifactSpec>>
+
+/** Any config schema without service requirements. */
+export type ConfigSchema = Schema.Codec<any, any>
+
+/** Values a stage reads, by input name. */
+export type InputValues<I extends InputSpecs> = { readonly [K in keyof I]: InputValue<I[K]> }
+
+/** Values a stage produces, by output name. */
+export type OutputValues<O extends OutputSpecs> = { readonly [K in keyof O]: OutputValue<O[K]> }
+
+/** Mid-stage checkpoints of long stages, keyed by the stage key and a step, for resume after a kill. */
+export interface Checkpoints {
+  /** Copies `dir` into the store as the checkpoint of `step`. */
+  readonly save: (step: number, dir: string) => Effect.Effect<void, StageFailure>
+  /** The checkpoint with the highest step, as a read-only directory. */
+  readonly latest: () => Effect.Effect<Option.Option<{ readonly step: number; readonly dir: string }>, StageFailure>
+}
+
+/** What `run` receives. */
+export interface RunContext<C, I extends InputSpecs> {
+  readonly config: C
+  readonly inputs: InputValues<I>
+  /** uint32 derived from the run seed and the instance name. */
+  readonly seed: number
+  /** A scratch directory inside the store, removed when the stage ends; file outputs are written here. */
+  readonly tmpDir: string
+  /** Reports progress of a long stage for the live display. */
+  readonly progress: (done: number, total: number) => void
+  /** Appends a line to the stage's log. */
+  readonly log: (message: string) => void
+  /** True for `pipeline run --sanity` (a short smoke run); part of the key. */
+  readonly sanity: boolean
+  readonly checkpoints: Checkpoints
+}
+
+/** What `run` returns: the outputs and optional scalar metrics (kept in the stage record). */
+export interface RunResult<O extends OutputSpecs> {
+  readonly outputs: OutputValues<O>
+  readonly metrics?: Readonly<Record<string, number | string>>
+}
+
+/** What `inspect` receives: outputs are decoded like inputs. */
+export interface InspectContext<C, I extends InputSpecs, O extends OutputSpecs> {
+  readonly config: C
+  readonly inputs: InputValues<I>
+  readonly outputs: { readonly [K in keyof O]: InputValue<O[K]> }
+  readonly rows: number
+  readonly color: boolean
+}
+
+/** The declaration passed to `defineStage`. */
+export interface StageDefinition<C extends ConfigSchema, I extends InputSpecs, O extends OutputSpecs> {
+  /** Default instance name in pipelines. */
+  readonly name: string
+  /** `import.meta.url` of the defining module: the root of the automatic code digest. */
+  readonly module: string
+  /** Explicit salt: bump to invalidate cached results when nothing in the code changed. */
+  readonly version?: string
+  /** More files or directories (relative to `module`) hashed into the code digest. */
+  readonly extraCode?: ReadonlyArray<string>
+  readonly config: C
+  readonly inputs: I
+  readonly outputs: O
+  /** Declared environment facts that change results (backend, dtype, …); they enter the key. */
+  readonly env?: (config: C["Type"]) => Readonly<Record<string, string>>
+  readonly run: (ctx: RunContext<C["Type"], I>) => Effect.Effect<RunResult<O>, StageFailure, Scope.Scope>
+  /** Human-readable view of a finished stage for `pipeline inspect`. */
+  readonly inspect?: (ctx: InspectContext<C["Type"], I, O>) => Effect.Effect<string, StageFailure, Scope.Scope>
+}
+
+/** A stage value, ready to be added to pipelines. */
+export interface Stage<C extends ConfigSchema = ConfigSchema, I extends InputSpecs = InputSpecs, O extends OutputSpecs = OutputSpecs>
+  extends StageDefinition<C, I, O>
+{
+  readonly _tag: "Stage"
+}
+
+/** Any stage, for code that handles stages generically. */
+// Function-typed fields are contravariant in C/I/O, so the generic form is spelled with `any`.
+export type AnyStage = Stage<any, any, any>
+
+const namePattern = /^[A-Za-z][A-Za-z0-9_-]*$/
+
+/** Defines a stage. Throws on an invalid name (a programming error in the stage file). */
+export const defineStage = <const C extends ConfigSchema, const I extends InputSpecs, const O extends OutputSpecs>(
+  definition: StageDefinition<C, I, O>
+): Stage<C, I, O> => {
+  if (!namePattern.test(definition.name)) {
+    throw new Error(`stage name "${definition.name}" must match ${namePattern}`)
+  }
+  for (const output of Object.keys(definition.outputs)) {
+    if (!namePattern.test(output)) throw new Error(`stage ${definition.name}: output name "${output}" must match ${namePattern}`)
+  }
+  return { ...definition, _tag: "Stage" }
+}
+
+/** The pattern every stage, instance and output name matches (so none can escape the store). */
+export const isValidName = (name: string): boolean => namePattern.test(name)

@@ -1,0 +1,38 @@
+/**
+ * The engine's public API: stages, pipelines, artifact kinds and the stage error.
+ * The engine knows nothing about LLMs; `stages/` builds the SFT library on top of this.
+ */
+export { Blob, Files, Optional, Table } from "./Artifact.ts"
+export type {
+  ArtifactSpec,
+  BlobRef,
+  BlobSpec,
+  FileEntry,
+  FilesRef,
+  FilesSpec,
+  InputSpec,
+  InputValue,
+  OptionalSpec,
+  OutputValue,
+  TableSpec
+} from "./Artifact.ts"
+export { definePipeline } from "./Pipeline.ts"
+export type { AddOptions, Handle, OutputHandles, Pipeline, PipelineBuilder, WiredInputs } from "./Pipeline.ts"
+export { defineStage } from "./Stage.ts"
+export type {
+  AnyStage,
+  Checkpoints,
+  ConfigSchema,
+  InputSpecs,
+  InputValues,
+  InspectContext,
+  OutputSpecs,
+  OutputValues,
+  RunContext,
+  RunResult,
+  Stage,
+  StageDefinition
+} from "./Stage.ts"
+export { StageFailure } from "./StageFailure.ts"
+export { nullable, tableSchema } from "./TableSchema.ts"
+export type { Column, ColumnsTypeMap } from "./TableSchema.ts"
