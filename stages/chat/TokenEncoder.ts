@@ -1,0 +1,293 @@
+/**
+ * Token ids of a text plus, for given cut positions (span boundaries), which tokens lie before,
+ * after or across each cut. `@huggingface/tokenizers` returns no offsets, so this mirrors its
+ * `encode_text` (split on added tokens with their lstrip/rstrip rules → normalizer → split on
+ * normalized added tokens → pre-tokenizer → model) over the library's own components, keeping
+ * each section's place in the original text. The ids are the library's (tests compare them with
+ * HF `tokenizers` goldens and with the library's `encode` on whole datasets).
+ *
+ * Inside a section a cut is mapped by pre-processing the text before it: for the normalizers and
+ * pre-tokenizers in use (NFC, Prepend, Replace, Split, ByteLevel, Metaspace) the processed prefix
+ * is a prefix of the processed section, and that is checked, never assumed.
+ *
+ * Speed: BPE per word is cached by the library (LRU of 10k words), but its pre-tokenizer maps
+ * every word to byte-level text and every token string to an id again. This module caches
+ * word → ids (exact: a model encodes each pre-tokenized word on its own; unknown-token fusion,
+ * the one cross-word rule, is re-applied after concatenation). When the pre-tokenizer is
+ * `Sequence[..., ByteLevel(use_regex: false)]` the cache key is the word before the byte-level
+ * mapping, which skips that mapping too (it maps each word on its own, so this is exact).
+ */
+import { Tokenizer } from "@huggingface/tokenizers"
+
+interface AddedTokenLike {
+  readonly id: number
+  readonly content: string
+  readonly lstrip: boolean
+  readonly rstrip: boolean
+}
+
+interface Splitter {
+  split(text: string): Array<string>
+}
+
+type PreTokenize = (text: string | Array<string>, options?: { section_index?: number }) => Array<string>
+
+// Fields the library keeps private in its typings but which its encode_text uses; reading them is
+// the only way to reproduce its splitting with positions.
+interface TokenizerInternals {
+  readonly splitter_unnormalized: Splitter
+  readonly splitter_normalized: Splitter
+  readonly added_tokens_map: Map<string, AddedTokenLike>
+  readonly remove_space?: boolean | null
+  readonly do_lowercase_and_remove_accent?: boolean
+  readonly normalizer: ((text: string) => string) | null
+  readonly pre_tokenizer: (PreTokenize & { tokenizers?: Array<PreTokenize & { config?: Record<string, unknown> }> }) | null
+  readonly model: {
+    encode(words: Array<string>): Array<string>
+    readonly tokens_to_ids: Map<string, number>
+    readonly unk_token_id?: number
+    readonly fuse_unk: boolean
+    readonly end_of_word_suffix?: string | null
+    readonly continuing_subword_suffix?: string | null
+    readonly byte_fallback?: boolean
+  }
+}
+
+/** Ids of a text and, per token, a `[start, end)` range that is exact with respect to the cuts. */
+export interface EncodedText {
+  readonly ids: Array<number>
+  /** Token ranges in UTF-16 units of the input; coarse (a whole section) except at the cuts. */
+  readonly starts: Array<number>
+  readonly ends: Array<number>
+}
+
+interface Piece {
+  text: string
+  start: number
+  end: number
+}
+
+const byteToken = /^<0x([0-9A-F]{2})>$/
+
+const utf8Length = (codePoint: number): number =>
+  codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4
+
+/** Splits `text` on added tokens, applying their lstrip/rstrip (the stripped space joins the token). */
+const splitAdded = (splitter: Splitter, added: Map<string, AddedTokenLike>, text: string, base: number): Array<Piece> => {
+  let position = base
+  const pieces = splitter.split(text).map((part) => {
+    const piece = { text: part, start: position, end: position + part.length }
+    position += part.length
+    return piece
+  })
+  pieces.forEach((piece, i) => {
+    const token = added.get(piece.text)
+    if (token === undefined) return
+    const previous = pieces[i - 1]
+    if (token.lstrip && previous !== undefined) {
+      const kept = previous.text.trimEnd()
+      const cut = previous.text.length - kept.length
+      previous.text = kept
+      previous.end -= cut
+      piece.start -= cut
+    }
+    const next = pieces[i + 1]
+    if (token.rstrip && next !== undefined) {
+      const kept = next.text.trimStart()
+      const cut = next.text.length - kept.length
+      next.text = kept
+      next.start += cut
+      piece.end += cut
+    }
+  })
+  return pieces
+}
+
+/** A pre-tokenized unit of a section: an added token found after normalization, or words. */
+type Unit = { readonly added: AddedTokenLike } | { readonly words: Array<string> }
+
+/** Encodes with the library's components; see the module comment. */
+export class TokenEncoder {
+  readonly tokenizer: Tokenizer
+  private readonly internals: TokenizerInternals
+  private readonly wordIds = new Map<string, Array<number>>()
+  /** Pre-tokenizers before a final ByteLevel(use_regex: false), when the cache key can skip it. */
+  private readonly rawPreTokenizers: Array<PreTokenize> | undefined
+  private readonly byteLevel: PreTokenize | undefined
+
+  constructor(tokenizerJson: object, tokenizerConfig: object) {
+    this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig)
+    this.internals = this.tokenizer as unknown as TokenizerInternals
+    const { model, remove_space, do_lowercase_and_remove_accent, pre_tokenizer } = this.internals
+    if (remove_space === true || do_lowercase_and_remove_accent === true) {
+      throw new Error("tokenizers with remove_space or do_lowercase_and_remove_accent are not supported")
+    }
+    if ((model.end_of_word_suffix ?? "") !== "" || (model.continuing_subword_suffix ?? "") !== "") {
+      throw new Error("tokenizer models with subword suffixes are not supported")
+    }
+    const steps = pre_tokenizer?.tokenizers
+    const last = steps?.at(-1)
+    if (steps !== undefined && last?.config?.type === "ByteLevel" && last.config.use_regex === false && last.config.add_prefix_space !== true) {
+      this.rawPreTokenizers = steps.slice(0, -1)
+      this.byteLevel = last
+    }
+  }
+
+  /** Token ids exactly as `tokenizer.encode(text, { add_special_tokens: false })`. */
+  encode(text: string): Array<number> {
+    return this.encodeWithCuts(text, []).ids
+  }
+
+  /** Ids plus token ranges exact at every cut (positions in UTF-16 units of `text`). */
+  encodeWithCuts(text: string, cuts: ReadonlyArray<number>): EncodedText {
+    const { splitter_unnormalized, added_tokens_map } = this.internals
+    const ids: Array<number> = []
+    const starts: Array<number> = []
+    const ends: Array<number> = []
+    splitAdded(splitter_unnormalized, added_tokens_map, text, 0).forEach((piece, sectionIndex) => {
+      if (piece.text.length === 0) return
+      const token = added_tokens_map.get(piece.text)
+      if (token !== undefined) {
+        ids.push(token.id)
+        starts.push(piece.start)
+        ends.push(piece.end)
+        return
+      }
+      const units = this.units(piece.text, sectionIndex)
+      const first = ids.length
+      for (const unit of units) {
+        if ("added" in unit) ids.push(unit.added.id)
+        else this.encodeWords(unit.words, ids)
+      }
+      const inside = cuts.filter((c) => c > piece.start && c < piece.end)
+      if (inside.length === 0) {
+        for (let i = first; i < ids.length; i++) {
+          starts.push(piece.start)
+          ends.push(piece.end)
+        }
+      } else this.placeAtCuts(piece, sectionIndex, units, inside, ids.length - first, starts, ends)
+    })
+    return { ids, starts, ends }
+  }
+
+  /** Normalizes a section, splits it on normalized added tokens and pre-tokenizes the rest. */
+  private units(text: string, sectionIndex: number): Array<Unit> {
+    const { normalizer, splitter_normalized, added_tokens_map, pre_tokenizer } = this.internals
+    const normalized = normalizer === null ? text : normalizer(text)
+    if (normalized.length === 0) return []
+    const units: Array<Unit> = []
+    for (const sub of splitAdded(splitter_normalized, added_tokens_map, normalized, 0)) {
+      if (sub.text.length === 0) continue
+      const token = added_tokens_map.get(sub.text)
+      if (token !== undefined) units.push({ added: token })
+      else if (pre_tokenizer === null) units.push({ words: [sub.text] })
+      else if (this.rawPreTokenizers !== undefined) {
+        let words = [sub.text]
+        for (const step of this.rawPreTokenizers) words = step(words, { section_index: sectionIndex })
+        units.push({ words })
+      } else units.push({ words: pre_tokenizer(sub.text, { section_index: sectionIndex }) })
+    }
+    return units
+  }
+
+  /** The text the model sees for a word (byte-level mapped when the cache key skipped that step). */
+  private modelWord(word: string): string {
+    return this.byteLevel === undefined ? word : this.byteLevel(word)[0] ?? ""
+  }
+
+  private encodeWords(words: Array<string>, ids: Array<number>): void {
+    const { model, added_tokens_map } = this.internals
+    const first = ids.length
+    for (const word of words) {
+      let wordIds = this.wordIds.get(word)
+      if (wordIds === undefined) {
+        wordIds = model.encode([this.modelWord(word)]).map((t) => {
+          const id = added_tokens_map.get(t)?.id ?? model.tokens_to_ids.get(t) ?? model.unk_token_id
+          if (id === undefined) throw new Error(`token ${JSON.stringify(t)} has no id and the tokenizer has no unknown token`)
+          return id
+        })
+        this.wordIds.set(word, wordIds)
+      }
+      for (const id of wordIds) ids.push(id)
+    }
+    if (model.fuse_unk && model.unk_token_id !== undefined) fuseUnknown(ids, first, model.unk_token_id)
+  }
+
+  /** Positions of a section's tokens, exact at the cuts that fall inside it. */
+  private placeAtCuts(
+    piece: Piece,
+    sectionIndex: number,
+    units: Array<Unit>,
+    inside: ReadonlyArray<number>,
+    count: number,
+    starts: Array<number>,
+    ends: Array<number>
+  ): void {
+    const domain = (us: Array<Unit>) => us.map((u) => ("added" in u ? u.added.content : u.words.map((w) => this.modelWord(w)).join(""))).join("")
+    const full = domain(units)
+    const cutsInDomain = inside.map((c) => {
+      const prefix = domain(this.units(piece.text.slice(0, c - piece.start), sectionIndex))
+      if (!full.startsWith(prefix)) {
+        throw new Error(`cannot place char ${c} among tokens: the tokenizer rewrites text across it`)
+      }
+      return prefix.length
+    })
+    const ranges = this.domainRanges(units)
+    if (ranges.length !== count) throw new Error("cannot place tokens: unknown tokens were fused")
+    for (const [from, to] of ranges) {
+      let start = piece.start
+      let end = piece.end
+      cutsInDomain.forEach((d, k) => {
+        if (d <= from) start = Math.max(start, inside[k]!)
+        if (d >= to) end = Math.min(end, inside[k]!)
+      })
+      starts.push(start)
+      ends.push(end)
+    }
+  }
+
+  /** `[from, to)` of each token in the processed section text. */
+  private domainRanges(units: Array<Unit>): Array<[number, number]> {
+    const model = this.internals.model
+    const ranges: Array<[number, number]> = []
+    let offset = 0
+    for (const unit of units) {
+      if ("added" in unit) {
+        ranges.push([offset, offset + unit.added.content.length])
+        offset += unit.added.content.length
+        continue
+      }
+      for (const raw of unit.words) {
+        const word = this.modelWord(raw)
+        let at = 0
+        let pendingBytes = 0
+        for (const token of model.encode([word])) {
+          if (pendingBytes === 0 && word.startsWith(token, at)) {
+            ranges.push([offset + at, offset + at + token.length])
+            at += token.length
+            continue
+          }
+          if (!byteToken.test(token)) throw new Error(`cannot place token ${JSON.stringify(token)} in ${JSON.stringify(word)}`)
+          const codePoint = word.codePointAt(at) ?? 0
+          const width = codePoint > 0xffff ? 2 : 1
+          if (pendingBytes === 0) pendingBytes = utf8Length(codePoint)
+          ranges.push([offset + at, offset + at + width])
+          pendingBytes--
+          if (pendingBytes === 0) at += width
+        }
+        offset += word.length
+      }
+    }
+    return ranges
+  }
+}
+
+/** Collapses runs of the unknown id from `from` on, as the library's `fuse_unk` does. */
+const fuseUnknown = (ids: Array<number>, from: number, unk: number): void => {
+  let write = from
+  for (let read = from; read < ids.length; read++) {
+    if (ids[read] === unk && write > from && ids[write - 1] === unk) continue
+    ids[write++] = ids[read]!
+  }
+  ids.length = write
+}
