@@ -1,0 +1,90 @@
+/**
+ * A JSON array of rows. Locations are the line on which each element starts.
+ *
+ * JSON.parse keeps no positions, so a small scanner finds where each top-level element begins
+ * and ends (tracking strings and nesting only) and each element is parsed on its own: a broken
+ * element is reported at its own line instead of failing the whole file.
+ */
+import { Effect } from "effect"
+import { DatasetError } from "./DatasetError.ts"
+import { describeJsonError } from "./jsonError.ts"
+import type { RawRow, RawRows } from "./rawRows.ts"
+import type { RowReport } from "./report.ts"
+
+const NEWLINE = 10
+const QUOTE = 34
+const BACKSLASH = 92
+const COMMA = 44
+const OPEN_BRACKET = 91
+const CLOSE_BRACKET = 93
+const OPEN_BRACE = 123
+const CLOSE_BRACE = 125
+
+const isSpace = (code: number): boolean => code === 32 || code === 9 || code === 10 || code === 13
+
+/** Reads `[row, row, ...]`; fails when the text is not a JSON array at all. */
+export const readJsonArray = (text: string, fileName: string): Effect.Effect<RawRows, DatasetError> =>
+  Effect.suspend(() => {
+    const rows: Array<RawRow> = []
+    const reports: Array<RowReport> = []
+    const n = text.length
+    let i = 0
+    let line = 1
+    const skipSpace = () => {
+      while (i < n && isSpace(text.charCodeAt(i))) {
+        if (text.charCodeAt(i) === NEWLINE) line++
+        i++
+      }
+    }
+    skipSpace()
+    if (text.charCodeAt(i) !== OPEN_BRACKET) {
+      return Effect.fail(new DatasetError({ file: fileName, message: `${fileName}:${line}: expected a JSON array of rows` }))
+    }
+    i++
+    for (;;) {
+      skipSpace()
+      if (i >= n) {
+        reports.push({ location: `${fileName}:${line}`, field: "", kind: "invalid_json", reason: "not valid JSON: the array is not closed" })
+        break
+      }
+      if (text.charCodeAt(i) === CLOSE_BRACKET) {
+        i++
+        break
+      }
+      const start = i
+      const startLine = line
+      let depth = 0
+      let inString = false
+      for (; i < n; i++) {
+        const code = text.charCodeAt(i)
+        if (code === NEWLINE) line++
+        if (inString) {
+          if (code === BACKSLASH) i++
+          else if (code === QUOTE) inString = false
+        } else if (code === QUOTE) {
+          inString = true
+        } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
+          depth++
+        } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
+          if (depth === 0) break
+          depth--
+        } else if (code === COMMA && depth === 0) {
+          break
+        }
+      }
+      const slice = text.slice(start, i)
+      const location = `${fileName}:${startLine}`
+      try {
+        rows.push({ location, value: JSON.parse(slice) })
+      } catch (error) {
+        const span = line > startLine ? ` (element spans lines ${startLine}-${line})` : ""
+        reports.push({ location, field: "", kind: "invalid_json", reason: describeJsonError(error, slice, startLine) + span })
+      }
+      if (text.charCodeAt(i) === COMMA) i++
+    }
+    skipSpace()
+    if (i < n) {
+      reports.push({ location: `${fileName}:${line}`, field: "", kind: "invalid_json", reason: "not valid JSON: text after the closing ]" })
+    }
+    return Effect.succeed({ rows, reports })
+  })
