@@ -1,0 +1,38 @@
+/**
+ * Helpers for store tests: fresh stores per test, and sha256sum as the digest reference.
+ */
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Effect, Layer } from "effect"
+import type { Scope } from "effect"
+import { layerDisk } from "../../src/store/DiskStore.ts"
+import { layerMemory } from "../../src/store/MemoryStore.ts"
+import type { Store } from "../../src/store/Store.ts"
+
+/** A directory removed by `cleanup`; tests register it with afterEach. */
+export const tempDir = (prefix: string): { readonly dir: string; readonly cleanup: () => void } => {
+  const dir = mkdtempSync(join(tmpdir(), `store-test-${prefix}-`))
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** The two implementations the conformance suite runs against; `root` is only used by the disk store. */
+export const implementations: ReadonlyArray<readonly [string, (root: string) => Layer.Layer<Store>]> = [
+  ["disk", (root) => layerDisk(join(root, "store")).pipe(Layer.provide(NodeServices.layer))],
+  ["memory", () => layerMemory.pipe(Layer.provide(NodeServices.layer))]
+]
+
+/** Runs a test body against a store built from `layer`, with Node services and a scope. */
+export const runWith =
+  (layer: Layer.Layer<Store>) =>
+  <A, E>(effect: Effect.Effect<A, E, Store | Scope.Scope | NodeServices.NodeServices>): Promise<A> =>
+    Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(Layer.merge(layer, NodeServices.layer))))
+
+/** sha256 of a file according to coreutils, the reference digest. */
+export const sha256sum = (file: string): string => {
+  const result = spawnSync("sha256sum", [file], { encoding: "utf8" })
+  if (result.status !== 0) throw new Error(`sha256sum failed: ${result.stderr}`)
+  return result.stdout.split(" ")[0]!
+}
