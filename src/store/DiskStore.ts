@@ -129,10 +129,23 @@ const make = (rootDir: string) =>
         return Option.isSome(info) && info.value.type === "File" && size(info.value) === ref.size
       }).pipe(storeErrors("hasObject", ref.digest))
 
+    // On interruption the hash is aborted and awaited, so its own cleanup (removing a partial copy)
+    // is finished before the interrupted fiber is.
     const hashPromise = <A>(method: string, key: string, run: (signal: AbortSignal) => Promise<A>) =>
-      Effect.tryPromise({
-        try: run,
-        catch: (cause) => new StoreError({ method, key, message: `${key}: ${(cause as Error).message}`, cause })
+      Effect.callback<A, StoreError>((resume) => {
+        const controller = new AbortController()
+        const running = run(controller.signal)
+        running.then(
+          (value) => resume(Effect.succeed(value)),
+          (cause) => resume(Effect.fail(new StoreError({ method, key, message: `${key}: ${(cause as Error).message}`, cause })))
+        )
+        return Effect.promise(() => {
+          controller.abort()
+          return running.then(
+            () => undefined,
+            () => undefined
+          )
+        })
       })
 
     const putBytes = (bytes: Uint8Array) =>
