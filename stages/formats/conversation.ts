@@ -77,7 +77,7 @@ export const normaliseMessages = (
         reason: `only assistant messages make tool calls, this one is ${role}`
       })
     }
-    const content = readContent(item.content, fieldPath(field, "content"), toolCalls !== null, issues)
+    const content = readContent(item.content, fieldPath(field, "content"), !isAbsent(item.tool_calls), issues)
     const name = optionalString(item, "name", field, issues) ?? null
     if (role !== undefined && content !== undefined) messages.push({ role, content, tool_calls: toolCalls, name })
   })

@@ -30,9 +30,13 @@ export const readJsonArray = (text: string, fileName: string): Effect.Effect<Raw
     const n = text.length
     let i = 0
     let line = 1
+    let lineStart = 0
     const skipSpace = () => {
       while (i < n && isSpace(text.charCodeAt(i))) {
-        if (text.charCodeAt(i) === NEWLINE) line++
+        if (text.charCodeAt(i) === NEWLINE) {
+          line++
+          lineStart = i + 1
+        }
         i++
       }
     }
@@ -53,11 +57,15 @@ export const readJsonArray = (text: string, fileName: string): Effect.Effect<Raw
       }
       const start = i
       const startLine = line
+      const startColumn = start - lineStart + 1
       let depth = 0
       let inString = false
       for (; i < n; i++) {
         const code = text.charCodeAt(i)
-        if (code === NEWLINE) line++
+        if (code === NEWLINE) {
+          line++
+          lineStart = i + 1
+        }
         if (inString) {
           if (code === BACKSLASH) i++
           else if (code === QUOTE) inString = false
@@ -78,7 +86,7 @@ export const readJsonArray = (text: string, fileName: string): Effect.Effect<Raw
         rows.push({ location, value: JSON.parse(slice) })
       } catch (error) {
         const span = line > startLine ? ` (element spans lines ${startLine}-${line})` : ""
-        reports.push({ location, field: "", kind: "invalid_json", reason: describeJsonError(error, slice, startLine) + span })
+        reports.push({ location, field: "", kind: "invalid_json", reason: describeJsonError(error, slice, startLine, startColumn) + span })
       }
       if (text.charCodeAt(i) === COMMA) i++
     }

@@ -17,7 +17,7 @@ export const readJsonl = (text: string, fileName: string): RawRows => {
     try {
       rows.push({ location, value: JSON.parse(line) })
     } catch (error) {
-      reports.push({ location, field: "", kind: "invalid_json", reason: describeJsonError(error, line, index + 1) })
+      reports.push({ location, field: "", kind: "invalid_json", reason: describeJsonError(error, line, index + 1, 1) })
     }
   })
   return { rows, reports }
