@@ -1,0 +1,204 @@
+/**
+ * Moving artifacts between stages and the store: encoding what `run` returns into store objects and
+ * refs, decoding refs into what a stage reads, and checking that a ref's objects are all present.
+ *
+ * apache-arrow is imported lazily: a fully cached run never decodes a table.
+ */
+import { copyFile, link, mkdir, readdir } from "node:fs/promises"
+import { dirname, join, relative, resolve, sep } from "node:path"
+import { Effect, Schema } from "effect"
+import type { Scope } from "effect"
+import type { ArtifactSpec, BlobRef, FilesRef, InputSpec } from "../Artifact.ts"
+import { canonicalJson } from "../key/Canonical.ts"
+import type { Digest } from "../store/Digest.ts"
+import { Store, StoreError, type CorruptObject } from "../store/Store.ts"
+import type { ArtifactRef } from "./Records.ts"
+
+/** A stage produced an output that does not match its declaration. */
+export class OutputMismatch extends Schema.TaggedError<OutputMismatch>()("OutputMismatch", {
+  output: Schema.String,
+  message: Schema.String
+}) {}
+
+const arrowModule = () => import("apache-arrow")
+
+const fsError = (method: string, key: string) => (cause: unknown) =>
+  new StoreError({ method, key, message: cause instanceof Error ? cause.message : String(cause), cause })
+
+/** Every object an artifact consists of (a directory's listing and each of its files). */
+export const objectsOf = (ref: ArtifactRef): Array<{ digest: Digest; size: number }> => [
+  { digest: ref.digest as Digest, size: ref.size },
+  ...(ref.files ?? []).map((file) => ({ digest: file.digest as Digest, size: file.size }))
+]
+
+/** Whether every object of every ref is in the store (a quarantined or swept object makes this false). */
+export const allPresent = (refs: Iterable<ArtifactRef>): Effect.Effect<boolean, StoreError, Store> =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    for (const ref of refs) {
+      for (const object of objectsOf(ref)) {
+        if (!(yield* store.hasObject(object))) return false
+      }
+    }
+    return true
+  })
+
+const listFiles = async (root: string): Promise<Array<string>> => {
+  const out: Array<string> = []
+  const visit = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true })
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    for (const entry of entries) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) await visit(path)
+      else if (entry.isFile()) out.push(path)
+      else throw new Error(`${path}: only regular files and directories can be stored`)
+    }
+  }
+  await visit(root)
+  return out
+}
+
+/** Stores the canonical listing of a tree (sorted by path) and returns the tree's ref. */
+export const putListing = (
+  entries: ReadonlyArray<{ path: string; size: number; digest: string }>,
+  name: string
+): Effect.Effect<ArtifactRef, StoreError, Store> =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const files = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    const listing = yield* store.putBytes(new TextEncoder().encode(canonicalJson({ files })))
+    return { kind: "files", digest: listing.digest, size: listing.size, name, files }
+  })
+
+/**
+ * Stores a directory tree: every file as an object, plus a canonical listing whose digest names the
+ * tree. `move` renames files into the store (for a stage's scratch output) instead of copying them.
+ */
+export const putTree = (dir: string, name: string, move: boolean): Effect.Effect<ArtifactRef, StoreError, Store> =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const paths = yield* Effect.tryPromise({ try: () => listFiles(dir), catch: fsError("putTree", dir) })
+    const files: Array<{ path: string; size: number; digest: string }> = []
+    for (const path of paths) {
+      const ref = yield* store.putFile(path, { move })
+      files.push({ path: relative(dir, path).split(sep).join("/"), size: ref.size, digest: ref.digest })
+    }
+    return yield* putListing(files, name)
+  })
+
+const isInside = (path: string, dir: string): boolean => {
+  const rel = relative(dir, resolve(path))
+  return rel !== "" && !rel.startsWith("..") && !rel.startsWith(sep) && !/^[A-Za-z]:/.test(rel)
+}
+
+const describeField = (field: { name: string; type: unknown; nullable: boolean }): string =>
+  `${field.name}: ${String(field.type)}${field.nullable ? " (nullable)" : ""}`
+
+/** Encodes one output value into the store, checking it against its declaration. */
+export const putOutput = (
+  name: string,
+  spec: ArtifactSpec,
+  value: unknown,
+  tmpDir: string
+): Effect.Effect<ArtifactRef, StoreError | OutputMismatch, Store> =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const mismatch = (message: string) => new OutputMismatch({ output: name, message })
+    switch (spec.kind) {
+      case "table": {
+        const arrow = yield* Effect.promise(arrowModule)
+        if (!arrow.isArrowTable(value)) return yield* mismatch("expected an arrow Table")
+        const declared = spec.schema.fields
+        const actual = value.schema.fields
+        const names = (fields: ReadonlyArray<{ name: string }>) => fields.map((f) => f.name).join(", ")
+        if (declared.length !== actual.length) {
+          return yield* mismatch(`expected columns [${names(declared)}], got [${names(actual)}]`)
+        }
+        for (let i = 0; i < declared.length; i++) {
+          const want = declared[i]!
+          const got = actual[i]!
+          if (want.name !== got.name || want.nullable !== got.nullable || !arrow.util.compareTypes(want.type, got.type)) {
+            return yield* mismatch(`column ${i}: expected ${describeField(want)}, got ${describeField(got)}`)
+          }
+        }
+        const ref = yield* store.putBytes(arrow.tableToIPC(value, "file"))
+        return { kind: "table", digest: ref.digest, size: ref.size, name }
+      }
+      case "blob": {
+        if (value instanceof Uint8Array) {
+          const ref = yield* store.putBytes(value)
+          return { kind: "blob", digest: ref.digest, size: ref.size, name }
+        }
+        const path = (value as { path?: unknown } | undefined)?.path
+        if (typeof path !== "string") return yield* mismatch("expected a Uint8Array or { path }")
+        if (!isInside(path, tmpDir)) return yield* mismatch(`${path} is not under ctx.tmpDir`)
+        const ref = yield* store.putFile(resolve(path), { move: true })
+        return { kind: "blob", digest: ref.digest, size: ref.size, name }
+      }
+      case "files": {
+        const dir = (value as { dir?: unknown } | undefined)?.dir
+        if (typeof dir !== "string") return yield* mismatch("expected { dir }")
+        if (!isInside(dir, tmpDir)) return yield* mismatch(`${dir} is not under ctx.tmpDir`)
+        return yield* putTree(resolve(dir), name, true)
+      }
+    }
+  })
+
+/**
+ * Hard-links a tree's objects into a fresh scoped directory (copying across devices). The links are
+ * read-only like the objects they point to.
+ */
+const materialise = (ref: ArtifactRef): Effect.Effect<FilesRef, StoreError, Store | Scope.Scope> =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const dir = yield* store.makeTmpDir
+    const files = ref.files ?? []
+    for (const file of files) {
+      const target = join(dir, ...file.path.split("/"))
+      if (!isInside(target, dir)) {
+        return yield* new StoreError({ method: "materialise", key: file.path, message: "path escapes its tree" })
+      }
+      const source = store.objectPath(file.digest as Digest)
+      yield* Effect.tryPromise({
+        try: async () => {
+          await mkdir(dirname(target), { recursive: true })
+          await link(source, target).catch(async (error: NodeJS.ErrnoException) => {
+            if (error.code !== "EXDEV" && error.code !== "EPERM") throw error
+            await copyFile(source, target)
+          })
+        },
+        catch: fsError("materialise", file.path)
+      })
+    }
+    return { dir, files: files.map((file) => ({ path: file.path, size: file.size, digest: file.digest })) }
+  })
+
+/** Decodes a stored artifact into the value a stage reads for `spec`. */
+export const readArtifact = (
+  spec: InputSpec,
+  ref: ArtifactRef | null | undefined
+): Effect.Effect<unknown, StoreError | CorruptObject, Store | Scope.Scope> =>
+  Effect.gen(function*() {
+    if (ref === null || ref === undefined) return undefined
+    const store = yield* Store
+    const kind = spec.kind === "optional" ? spec.inner.kind : spec.kind
+    switch (kind) {
+      case "table": {
+        const bytes = yield* store.readBytes({ digest: ref.digest as Digest, size: ref.size })
+        const arrow = yield* Effect.promise(arrowModule)
+        return arrow.tableFromIPC(bytes)
+      }
+      case "blob": {
+        // Size is checked here; the full hash is `pipeline verify`'s job (a model file can be GBs).
+        const object = { digest: ref.digest as Digest, size: ref.size }
+        if (!(yield* store.hasObject(object))) {
+          return yield* new StoreError({ method: "readArtifact", key: ref.digest, message: "object missing" })
+        }
+        const blob: BlobRef = { path: store.objectPath(object.digest), size: ref.size, digest: ref.digest, name: ref.name }
+        return blob
+      }
+      case "files":
+        return yield* materialise(ref)
+    }
+  })

@@ -1,0 +1,124 @@
+/**
+ * External files and directories (`p.file`, `p.dir`) enter the store by content. A stat cache
+ * (size, mtime, inode → digest), kept in the store, avoids re-hashing unchanged multi-GB inputs on
+ * every run; touching a file without changing its bytes costs one re-hash and changes no key.
+ */
+import { randomBytes } from "node:crypto"
+import { readdir, readFile, rename, stat, writeFile } from "node:fs/promises"
+import { basename, join } from "node:path"
+import { Effect, Ref, Schema } from "effect"
+import type { Digest } from "../store/Digest.ts"
+import { Store, StoreError } from "../store/Store.ts"
+import { putListing } from "./Artifacts.ts"
+import type { ArtifactRef } from "./Records.ts"
+
+/** An external input named by the pipeline file does not exist or cannot be read. */
+export class MissingInput extends Schema.TaggedError<MissingInput>()("MissingInput", {
+  path: Schema.String,
+  message: Schema.String
+}) {}
+
+interface StatEntry {
+  readonly size: number
+  readonly mtimeMs: number
+  readonly ino: number
+  readonly digest: string
+  readonly checkedAtMs: number
+}
+
+/**
+ * A file modified within this window of being hashed may change again within one mtime tick without
+ * its stat changing (git's "racy clean" problem), so such entries are never trusted.
+ */
+const racyWindowMs = 2_000
+
+/** The stat cache of one run: loaded from the store, saved back once at the end. */
+export interface StatCache {
+  readonly entries: Ref.Ref<Record<string, StatEntry>>
+  readonly file: string
+}
+
+const cacheFile = (root: string) => join(root, "statcache.json")
+
+/** Loads the stat cache (an unreadable cache is an empty one: it only saves work). */
+export const loadStatCache = Effect.gen(function*() {
+  const store = yield* Store
+  const file = cacheFile(store.root)
+  const entries = yield* Effect.promise(() =>
+    readFile(file, "utf8").then((text) => JSON.parse(text) as Record<string, StatEntry>).catch(() => ({}))
+  )
+  return { entries: yield* Ref.make(entries), file } satisfies StatCache
+})
+
+/** Writes the stat cache atomically (tmp file + rename); concurrent runs: the last one wins. */
+export const saveStatCache = (cache: StatCache) =>
+  Effect.gen(function*() {
+    const entries = yield* Ref.get(cache.entries)
+    const tmp = `${cache.file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`
+    yield* Effect.tryPromise({
+      try: async () => {
+        await writeFile(tmp, JSON.stringify(entries))
+        await rename(tmp, cache.file)
+      },
+      catch: (cause) => new StoreError({ method: "saveStatCache", key: cache.file, message: String(cause), cause })
+    })
+  })
+
+const statOf = (path: string) =>
+  Effect.tryPromise({
+    try: () => stat(path),
+    catch: () => new MissingInput({ path, message: "no such file or directory" })
+  })
+
+/** Imports one external file into the store, returning it as a blob artifact named by its basename. */
+export const importFile = (cache: StatCache, path: string): Effect.Effect<ArtifactRef, MissingInput | StoreError, Store> =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const info = yield* statOf(path)
+    if (!info.isFile()) return yield* new MissingInput({ path, message: "not a regular file" })
+    const cached = (yield* Ref.get(cache.entries))[path]
+    const trusted = cached !== undefined && cached.size === info.size && cached.mtimeMs === info.mtimeMs &&
+      cached.ino === info.ino && info.mtimeMs < cached.checkedAtMs - racyWindowMs
+    if (trusted && (yield* store.hasObject({ digest: cached.digest as Digest, size: cached.size }))) {
+      return { kind: "blob", digest: cached.digest, size: cached.size, name: basename(path) }
+    }
+    const checkedAtMs = Date.now()
+    const ref = yield* store.putFile(path)
+    yield* Ref.update(cache.entries, (entries) => ({
+      ...entries,
+      [path]: { size: ref.size, mtimeMs: info.mtimeMs, ino: info.ino, digest: ref.digest, checkedAtMs }
+    }))
+    return { kind: "blob", digest: ref.digest, size: ref.size, name: basename(path) }
+  })
+
+const listTree = (root: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const out: Array<string> = []
+      const visit = async (rel: string): Promise<void> => {
+        const entries = await readdir(join(root, rel), { withFileTypes: true })
+        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        for (const entry of entries) {
+          const child = rel === "" ? entry.name : `${rel}/${entry.name}`
+          if (entry.isDirectory()) await visit(child)
+          else if (entry.isFile()) out.push(child)
+        }
+      }
+      await visit("")
+      return out
+    },
+    catch: () => new MissingInput({ path: root, message: "cannot read directory" })
+  })
+
+/** Imports an external directory: each file by content, and the canonical listing naming the tree. */
+export const importDir = (cache: StatCache, path: string): Effect.Effect<ArtifactRef, MissingInput | StoreError, Store> =>
+  Effect.gen(function*() {
+    const info = yield* statOf(path)
+    if (!info.isDirectory()) return yield* new MissingInput({ path, message: "not a directory" })
+    const files: Array<{ path: string; size: number; digest: string }> = []
+    for (const rel of yield* listTree(path)) {
+      const ref = yield* importFile(cache, join(path, ...rel.split("/")))
+      files.push({ path: rel, size: ref.size, digest: ref.digest })
+    }
+    return yield* putListing(files, basename(path))
+  })

@@ -1,0 +1,28 @@
+/**
+ * What the runner tells the outside world while it works. The CLI turns these events into a live
+ * stage list (TTY) or plain lines; tests can collect them.
+ */
+
+/** Where a stage instance stands. */
+export type StageState = "pending" | "waiting" | "running" | "hit" | "done" | "failed" | "skipped" | "interrupted"
+
+/** One runner event. */
+export type RunEvent =
+  | { readonly type: "start"; readonly runId: string; readonly stages: ReadonlyArray<string> }
+  | {
+    readonly type: "state"
+    readonly id: string
+    readonly state: StageState
+    readonly key?: string
+    readonly durationMs?: number
+    readonly error?: string
+  }
+  | { readonly type: "progress"; readonly id: string; readonly done: number; readonly total: number }
+  | { readonly type: "log"; readonly id: string; readonly message: string }
+
+/** Receives runner events; must not throw. */
+export interface Reporter {
+  readonly event: (event: RunEvent) => void
+  /** Called once when the run ends, to restore the terminal. */
+  readonly close: () => void
+}

@@ -1,0 +1,367 @@
+/**
+ * The runner: executes a pipeline graph against the store.
+ *
+ * Every node is one memoised Effect, so a shared upstream runs once; independent stages run
+ * concurrently. For a stage the order is fresh → cache hit → run (wireit's): compute the key from
+ * the manifest, take the stored record if it and every object it names are present, otherwise take
+ * the key's cross-process lock, look again (another process may have committed it meanwhile), and
+ * run. Outputs become objects first and the stage record last, so the record is the commit point:
+ * a killed run leaves nothing visible but objects nobody references yet.
+ *
+ * A failing stage fails only its downstream; the rest of the graph still completes.
+ */
+import { Cause, Effect, Exit, Option, Schema } from "effect"
+import type { Scope } from "effect"
+import type { ArtifactSpec, InputSpec } from "../Artifact.ts"
+import type { PipelineGraph, PipelineNode } from "../Pipeline.ts"
+import type { AnyStage, RunContext } from "../Stage.ts"
+import { StageFailure } from "../StageFailure.ts"
+import { toCanonical, NotCanonical } from "../key/Canonical.ts"
+import type { Json } from "../key/Canonical.ts"
+import { codeFiles, CodeDigestError } from "../key/CodeDigest.ts"
+import { keyOf } from "../key/Key.ts"
+import type { Key } from "../key/Key.ts"
+import { engineVersion, schemeVersion } from "../key/Manifest.ts"
+import type { KeyManifest } from "../key/Manifest.ts"
+import { Store, StoreError, type CorruptObject } from "../store/Store.ts"
+import { allPresent, OutputMismatch, putOutput, readArtifact } from "./Artifacts.ts"
+import { configure, ConfigError } from "./Config.ts"
+import type { ConfiguredStage, Override } from "./Config.ts"
+import { importDir, importFile, loadStatCache, MissingInput, saveStatCache } from "./External.ts"
+import type { StatCache } from "./External.ts"
+import { StageRecord } from "./Records.ts"
+import type { ArtifactRef, RunRecord, RunStage } from "./Records.ts"
+import type { Reporter } from "./Reporter.ts"
+import { newRunId } from "./RunId.ts"
+import { stageSeed } from "./Seed.ts"
+
+/** What `runPipeline` needs. */
+export interface RunOptions {
+  readonly file: string
+  readonly graph: PipelineGraph
+  readonly overrides: ReadonlyArray<Override>
+  readonly seed?: number
+  readonly sanity: boolean
+  readonly force: ReadonlyArray<string>
+  readonly reporter: Reporter
+}
+
+/** A node could not produce its outputs because an upstream node failed. */
+class UpstreamFailed extends Schema.TaggedError<UpstreamFailed>()("UpstreamFailed", {
+  node: Schema.String
+}) {}
+
+type NodeError = StageFailure | OutputMismatch | StoreError | CorruptObject | MissingInput | UpstreamFailed | ConfigError
+
+type Outputs = Readonly<Record<string, ArtifactRef>>
+
+type StageNode = Extract<PipelineNode, { kind: "stage" }>
+
+const decodeStageRecord = Schema.decodeUnknownOption(StageRecord)
+
+/** The error text a person reads for a failed node. */
+export const describeError = (error: NodeError): string => {
+  switch (error._tag) {
+    case "StageFailure":
+      return error.message
+    case "OutputMismatch":
+      return `output ${error.output}: ${error.message}`
+    case "StoreError":
+      return `store ${error.method} ${error.key}: ${error.message}`
+    case "CorruptObject":
+      return `corrupt object ${error.digest}: ${error.message}`
+    case "MissingInput":
+      return `${error.path}: ${error.message}`
+    case "UpstreamFailed":
+      return `upstream ${error.node} failed`
+    case "ConfigError":
+      return `config ${error.path}: ${error.message}`
+  }
+}
+
+/** The key manifest of a stage instance, from its configured config and its inputs' identities. */
+const manifestOf = (
+  configured: ConfiguredStage,
+  code: Readonly<Record<string, string>>,
+  inputs: Readonly<Record<string, ArtifactRef | null>>,
+  seed: number,
+  sanity: boolean
+): Effect.Effect<KeyManifest, ConfigError> =>
+  Effect.try({
+    try: () => {
+      const stage = configured.node.stage as AnyStage
+      const declared = stage.env?.(configured.config) ?? {}
+      const env = toCanonical({ ...declared, sanity: String(sanity) }, [configured.node.id, "env"]) as Record<
+        string,
+        Json
+      >
+      for (const [name, value] of Object.entries(env)) {
+        if (typeof value !== "string") {
+          throw new NotCanonical({ path: `/${configured.node.id}/env/${name}`, message: "env facts must be strings" })
+        }
+      }
+      const identities: Record<string, { digest: string; name: string } | null> = {}
+      for (const [name, ref] of Object.entries(inputs)) {
+        identities[name] = ref === null ? null : { digest: ref.digest, name: ref.name }
+      }
+      return {
+        scheme: schemeVersion,
+        engine: engineVersion,
+        stage: stage.name,
+        code: { files: code, version: stage.version ?? null },
+        config: configured.canonical,
+        inputs: identities,
+        env: env as Record<string, string>,
+        seed
+      }
+    },
+    catch: (error) =>
+      error instanceof NotCanonical
+        ? new ConfigError({ path: error.path, message: error.message })
+        : new ConfigError({ path: `/${configured.node.id}/env`, message: String(error) })
+  })
+
+/** The committed record of `key` if it and all of its objects are present. */
+const lookup = (key: Key) =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const doc = yield* store.getDocument("stages", key)
+    if (Option.isNone(doc)) return { record: Option.none<StageRecord>(), stale: false }
+    const record = decodeStageRecord(doc.value)
+    if (Option.isNone(record) || record.value.key !== key) return { record: Option.none<StageRecord>(), stale: true }
+    const present = yield* allPresent(Object.values(record.value.outputs))
+    return present ? { record: record, stale: false } : { record: Option.none<StageRecord>(), stale: true }
+  })
+
+const specKind = (spec: InputSpec): ArtifactSpec["kind"] => (spec.kind === "optional" ? spec.inner.kind : spec.kind)
+
+/** Turns a thrown exception inside a stage into its StageFailure (interruptions pass through). */
+const defectsAsFailures = (id: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catchDefect(effect, (defect) =>
+    Effect.fail(
+      new StageFailure({
+        stage: id,
+        message: defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect),
+        cause: defect
+      })
+    ))
+
+/** Runs a pipeline graph, writing its run record; fails only for problems found before any stage ran. */
+export const runPipeline = (
+  options: RunOptions
+): Effect.Effect<RunRecord, ConfigError | CodeDigestError | StoreError, Store> =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const { graph, reporter } = options
+    const runSeed = options.seed ?? graph.seed
+    const configured = yield* configure(graph, options.overrides)
+    const stageNodes = graph.nodes.filter((node): node is StageNode => node.kind === "stage")
+    for (const force of options.force) {
+      if (!configured.has(force)) {
+        return yield* new ConfigError({
+          path: `--force ${force}`,
+          message: `no stage instance "${force}" (instances: ${stageNodes.map((n) => n.id).join(", ")})`
+        })
+      }
+    }
+    const code = new Map<string, Record<string, string>>()
+    for (const node of stageNodes) {
+      code.set(node.id, yield* Effect.try({
+        try: () => codeFiles(node.stage.module, node.stage.extraCode),
+        catch: (error) =>
+          error instanceof CodeDigestError
+            ? error
+            : new CodeDigestError({ file: node.stage.module, message: String(error) })
+      }))
+    }
+
+    const startedAt = new Date()
+    const runId = newRunId(startedAt)
+    const stages = new Map<string, RunStage>(
+      stageNodes.map((node) => [node.id, { id: node.id, stage: node.stage.name, status: "pending" }])
+    )
+    const external: Array<RunRecord["external"][number]> = []
+    const record = (status: RunRecord["status"], error?: string): RunRecord => {
+      const finished = status === "running" ? undefined : new Date()
+      return {
+        id: runId,
+        pipeline: { name: graph.name, file: options.file },
+        seed: runSeed,
+        sanity: options.sanity,
+        overrides: options.overrides.map((o) => o.text),
+        force: [...options.force],
+        status,
+        startedAt: startedAt.toISOString(),
+        ...(finished ? { finishedAt: finished.toISOString(), durationMs: finished.getTime() - startedAt.getTime() } : {}),
+        external: [...external],
+        stages: stageNodes.map((node) => stages.get(node.id)!),
+        ...(error === undefined ? {} : { error })
+      }
+    }
+    const update = (id: string, patch: Partial<RunStage>) => stages.set(id, { ...stages.get(id)!, ...patch })
+
+    yield* store.putDocument("runs", runId, record("running"))
+    reporter.event({ type: "start", runId, stages: stageNodes.map((node) => node.id) })
+    const cache: StatCache = yield* loadStatCache
+
+    const effects = new Map<string, Effect.Effect<Outputs, NodeError, Store>>()
+    const outputsOf = (node: string, output: string) =>
+      effects.get(node)!.pipe(
+        Effect.mapError(() => new UpstreamFailed({ node })),
+        Effect.map((outputs) => outputs[output]!)
+      )
+
+    const execute = (
+      node: StageNode,
+      conf: ConfiguredStage,
+      key: Key,
+      manifest: KeyManifest,
+      inputs: Readonly<Record<string, ArtifactRef | null>>
+    ): Effect.Effect<StageRecord, NodeError, Store | Scope.Scope> =>
+      Effect.gen(function*() {
+        const stage = node.stage as AnyStage
+        const started = Date.now()
+        const tmpDir = yield* store.makeTmpDir
+        const values: Record<string, unknown> = {}
+        for (const [name, spec] of Object.entries(stage.inputs as Record<string, InputSpec>)) {
+          values[name] = yield* readArtifact(spec, inputs[name])
+        }
+        const failure = (message: string, cause?: unknown) => new StageFailure({ stage: node.id, message, cause })
+        const ctx: RunContext<unknown, Record<string, InputSpec>> = {
+          config: conf.config,
+          inputs: values as never,
+          seed: manifest.seed,
+          tmpDir,
+          sanity: options.sanity,
+          progress: (done, total) => reporter.event({ type: "progress", id: node.id, done, total }),
+          log: (message) => reporter.event({ type: "log", id: node.id, message }),
+          checkpoints: {
+            save: (step, dir) =>
+              store.saveCheckpoint(key, step, dir).pipe(Effect.mapError((e) => failure(`checkpoint: ${e.message}`, e))),
+            latest: () =>
+              store.latestCheckpoint(key).pipe(Effect.mapError((e) => failure(`checkpoint: ${e.message}`, e)))
+          }
+        }
+        const result = yield* stage.run(ctx).pipe(defectsAsFailures(node.id))
+        const produced = (result?.outputs ?? {}) as Record<string, unknown>
+        for (const name of Object.keys(produced)) {
+          if (!(name in stage.outputs)) {
+            return yield* new OutputMismatch({ output: name, message: `stage ${stage.name} declares no such output` })
+          }
+        }
+        const outputs: Record<string, ArtifactRef> = {}
+        for (const [name, spec] of Object.entries(stage.outputs as Record<string, ArtifactSpec>)) {
+          if (produced[name] === undefined) return yield* new OutputMismatch({ output: name, message: "not produced" })
+          outputs[name] = yield* putOutput(name, spec, produced[name], tmpDir)
+        }
+        const metrics = result?.metrics ?? {}
+        for (const [name, value] of Object.entries(metrics)) {
+          if (typeof value === "number" ? !Number.isFinite(value) : typeof value !== "string") {
+            return yield* failure(`metric ${name}: expected a finite number or a string, got ${String(value)}`)
+          }
+        }
+        const stageRecord: StageRecord = {
+          key,
+          manifest,
+          outputs,
+          metrics: { ...metrics },
+          durationMs: Date.now() - started,
+          createdAt: new Date().toISOString()
+        }
+        yield* store.putDocument("stages", key, stageRecord)
+        yield* store.clearCheckpoints(key)
+        return stageRecord
+      })
+
+    const stageEffect = (node: StageNode): Effect.Effect<Outputs, NodeError, Store> =>
+      Effect.gen(function*() {
+        const conf = configured.get(node.id)!
+        const stage = node.stage as AnyStage
+        const inputs: Record<string, ArtifactRef | null> = {}
+        for (const [name, spec] of Object.entries(stage.inputs as Record<string, InputSpec>)) {
+          const handle = node.inputs[name]
+          inputs[name] = handle === undefined ? null : yield* outputsOf(handle.node, handle.output)
+          if (inputs[name] !== null && inputs[name].kind !== specKind(spec)) {
+            return yield* new OutputMismatch({ output: `${handle!.node}.${handle!.output}`, message: `is not a ${specKind(spec)}` })
+          }
+        }
+        const seed = stageSeed(runSeed, node.id)
+        const manifest = yield* manifestOf(conf, code.get(node.id)!, inputs, seed, options.sanity)
+        const key = keyOf(manifest)
+        update(node.id, { key, manifest, inputs })
+        const forced = options.force.includes(node.id)
+        const hit = (found: StageRecord) => {
+          update(node.id, { status: "hit", outputs: found.outputs, metrics: found.metrics, durationMs: 0 })
+          reporter.event({ type: "state", id: node.id, state: "hit", key })
+          return found.outputs
+        }
+        if (!forced) {
+          const first = yield* lookup(key)
+          if (Option.isSome(first.record)) return hit(first.record.value)
+        }
+        reporter.event({ type: "state", id: node.id, state: "waiting", key })
+        return yield* store.withLock(
+          `stage.${key}`,
+          Effect.gen(function*() {
+            const again = yield* lookup(key)
+            if (!forced && Option.isSome(again.record)) return hit(again.record.value)
+            if (again.stale || forced) yield* store.deleteDocument("stages", key)
+            reporter.event({ type: "state", id: node.id, state: "running", key })
+            const started = Date.now()
+            const done = yield* Effect.scoped(execute(node, conf, key, manifest, inputs))
+            const durationMs = Date.now() - started
+            update(node.id, { status: "ran", outputs: done.outputs, metrics: done.metrics, durationMs })
+            reporter.event({ type: "state", id: node.id, state: "done", key, durationMs })
+            return done.outputs
+          })
+        )
+      }).pipe(
+        Effect.tapError((error) =>
+          Effect.sync(() => {
+            const status = error._tag === "UpstreamFailed" ? "skipped" : "failed"
+            const message = describeError(error)
+            update(node.id, { status, error: message })
+            reporter.event({ type: "state", id: node.id, state: status, error: message })
+          })
+        ),
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            update(node.id, { status: "interrupted" })
+            reporter.event({ type: "state", id: node.id, state: "interrupted" })
+          })
+        )
+      )
+
+    const externalEffect = (node: Extract<PipelineNode, { kind: "file" | "dir" }>) =>
+      (node.kind === "file" ? importFile(cache, node.path) : importDir(cache, node.path)).pipe(
+        Effect.tap((artifact) => Effect.sync(() => external.push({ id: node.id, path: node.path, artifact }))),
+        Effect.map((artifact): Outputs => ({ [node.kind]: artifact }))
+      )
+
+    for (const node of graph.nodes) {
+      const effect = node.kind === "stage" ? stageEffect(node) : externalEffect(node)
+      effects.set(node.id, yield* Effect.cached(effect))
+    }
+
+    const finish = (status: RunRecord["status"], error?: string) =>
+      Effect.gen(function*() {
+        yield* saveStatCache(cache).pipe(Effect.ignore)
+        const final = record(status, error)
+        yield* store.putDocument("runs", runId, final)
+        reporter.close()
+        return final
+      })
+
+    const exits = yield* Effect.all(graph.nodes.map((node) => Effect.exit(effects.get(node.id)!)), {
+      concurrency: "unbounded"
+    }).pipe(Effect.onInterrupt(() => finish("interrupted").pipe(Effect.ignore)))
+
+    const failures = exits.flatMap((exit, index) => {
+      if (Exit.isSuccess(exit)) return []
+      const error = Cause.findErrorOption(exit.cause)
+      if (Option.isSome(error) && error.value._tag === "UpstreamFailed") return []
+      const node = graph.nodes[index]!
+      return [`${node.id}: ${Option.isSome(error) ? describeError(error.value) : Cause.pretty(exit.cause)}`]
+    })
+    return yield* finish(failures.length === 0 ? "succeeded" : "failed", failures[0])
+  })
