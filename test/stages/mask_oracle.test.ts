@@ -2,12 +2,14 @@
  * Masks against transformers: for every template (Qwen3 with thinking on and off, Qwen2.5 with
  * tools, Phi-3, Llama 3.1, the built-in ChatML and Llama 3), the trained tokens are exactly the
  * tokens transformers marks with `return_assistant_tokens_mask=True` on a copy of the template with
- * {% generation %} markers (oracle/mask_generation.py). Input ids must match too.
+ * {% generation %} markers (oracle/mask_generation.py). Input ids must match too. The same marked
+ * templates rendered by our {% generation %} support give the same masks.
  */
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { expect, it } from "vitest"
 import type { TemplateMessage } from "../../stages/chat/ChatTemplate.ts"
+import { ChatTemplate } from "../../stages/chat/ChatTemplate.ts"
 import { ignoreIndex, tokenizeAndMask } from "../../stages/chat/mask.ts"
 import { specialTokenAdditions } from "../../stages/chat/specialTokens.ts"
 import { deriveEndOfTurn, renderWithSpans } from "../../stages/chat/spans.ts"
@@ -96,6 +98,7 @@ const setups: Array<Setup> = [
 ]
 
 describeOracle("assistant masks equal transformers' generation-marker masks", () => {
+  const marked = JSON.parse(runOracle(script, ["templates"])) as Record<string, string>
   const cases = setups.flatMap((setup) => {
     const source = resolveTemplateSource({ ...setup.choice, kwargs: setup.kwargs }, setup.templateDir)
     const encoder = new TokenEncoder(readJson(`${setup.tokenizerDir}/tokenizer.json`), {})
@@ -108,13 +111,20 @@ describeOracle("assistant masks equal transformers' generation-marker masks", ()
         endOfTurn,
         specialTokens: source.specialTokens
       })
-      const ours = (mode: "assistant_only" | "completion_only") =>
-        tokenizeAndMask(encoder, additions, rendered.text, rendered.spans, { mode, maxSeqLength: undefined, truncation: "right", addSpecialTokens: true })
+      const withMarkers = renderWithSpans(new ChatTemplate(marked[setup.template]!), { messages: c.messages, tools: c.tools ?? null, source: conversation }, {
+        variables: source.variables,
+        endOfTurn: "",
+        specialTokens: source.specialTokens
+      })
+      const mask = (text: string, spans: typeof rendered.spans, mode: "assistant_only" | "completion_only") =>
+        tokenizeAndMask(encoder, additions, text, spans, { mode, maxSeqLength: undefined, truncation: "right", addSpecialTokens: true })
+      const ours = (mode: "assistant_only" | "completion_only") => mask(rendered.text, rendered.spans, mode)
       const specials = Object.fromEntries(Object.entries(source.variables).filter(([k]) => k.endsWith("_token")))
       return {
         label: `${setup.name} ${conversation}`,
         ours: ours("assistant_only"),
         last: ours("completion_only"),
+        markers: mask(withMarkers.text, withMarkers.spans, "assistant_only"),
         oracle: {
           template: setup.template,
           tokenizer_file: `${setup.tokenizerDir}/tokenizer.json`,
@@ -137,6 +147,9 @@ describeOracle("assistant masks equal transformers' generation-marker masks", ()
       expect([...c.ours.inputIds]).toEqual(expected.input_ids)
       const trained = [...c.ours.labels].map((label) => (label === ignoreIndex ? 0 : 1))
       expect(trained).toEqual(expected.assistant_masks)
+      if (c.markers.kind !== "example") throw new Error(`no example with markers: ${c.markers.kind}`)
+      expect([...c.markers.inputIds]).toEqual(expected.input_ids)
+      expect([...c.markers.labels].map((label) => (label === ignoreIndex ? 0 : 1))).toEqual(expected.assistant_masks)
       // completion_only trains the last run of the oracle's mask (the last assistant turn).
       const lastRunStart = expected.assistant_masks.lastIndexOf(0, expected.assistant_masks.lastIndexOf(1)) + 1
       const lastOnly = expected.assistant_masks.map((m, t) => (t >= lastRunStart ? m : 0))

@@ -6,7 +6,8 @@ what the assistant generates (its content, tool calls and end-of-turn token; not
 generation prompt already holds), and rendered + tokenized by transformers'
 apply_chat_template(..., return_assistant_tokens_mask=True) with a tokenizers-backed tokenizer
 (PreTrainedTokenizerFast(tokenizer_file=...), never AutoTokenizer: see fixtures/SOURCES.md).
-Writes [{input_ids, assistant_masks}] to stdout.
+Writes [{input_ids, assistant_masks}] to stdout. With the argument `templates` it writes the
+marked templates instead (the tests also render them with our {% generation %} support).
 """
 import json
 import sys
@@ -157,6 +158,9 @@ TEMPLATES = {"chatml": lambda: CHATML, "llama3": lambda: LLAMA3, "phi-3-mini": p
 
 
 def main():
+    if sys.argv[1:] == ["templates"]:
+        json.dump({name: make() for name, make in TEMPLATES.items()}, sys.stdout)
+        return
     cases = json.load(sys.stdin)
     tokenizers = {}
     out = []
