@@ -16,7 +16,7 @@ export type Truncation = "drop" | "left" | "right"
 /** How to tokenize and mask. */
 export interface MaskOptions {
   readonly mode: MaskMode
-  readonly maxSeqLength: number | undefined
+  readonly maxSeqLength?: number | undefined
   readonly truncation: Truncation
   /** Add what the tokenizer's post-processor adds (a BOS), unless the text already has it. */
   readonly addSpecialTokens: boolean

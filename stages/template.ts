@@ -1,0 +1,148 @@
+/**
+ * template: conversations → rendered text plus the character spans the model is trained on.
+ *
+ * The chat template is the tokenizer directory's (tokenizer_config.json `chat_template`), a built-in
+ * (`chatml`, `llama3`) or a Jinja string, rendered like transformers' apply_chat_template. Spans
+ * are each assistant turn's generated text through its end-of-turn marker, from `{% generation %}`
+ * markers when the template has them, else derived by rendering prefixes (see chat/spans.ts).
+ */
+import * as arrow from "apache-arrow"
+import { Effect, Schema } from "effect"
+import { defineStage, Files, Optional, StageFailure, Table, tableSchema } from "../src/index.ts"
+import type { TemplateMessage } from "./chat/ChatTemplate.ts"
+import { ChatTemplateError } from "./chat/ChatTemplateError.ts"
+import type { RenderedConversation } from "./chat/spans.ts"
+import { deriveEndOfTurn, renderWithSpans } from "./chat/spans.ts"
+import { resolveTemplateSource } from "./chat/TemplateSource.ts"
+import { conversationSchema } from "./load.ts"
+
+const spanType = new arrow.Struct<{ start: arrow.Int32; end: arrow.Int32; turn: arrow.Int32 }>([
+  new arrow.Field("start", new arrow.Int32(), false),
+  new arrow.Field("end", new arrow.Int32(), false),
+  new arrow.Field("turn", new arrow.Int32(), false)
+])
+
+/** Contract C: `text`, `spans` (UTF-16 [start, end) of trained text, `turn` = message index), `source`. */
+export const renderedSchema = tableSchema({
+  text: new arrow.Utf8(),
+  spans: new arrow.List(new arrow.Field("item", spanType, false)),
+  source: new arrow.Utf8()
+})
+
+/** The TypeMap of {@link renderedSchema}. */
+export type RenderedColumns = typeof renderedSchema extends arrow.Schema<infer T> ? T : never
+
+type ConversationColumns = typeof conversationSchema extends arrow.Schema<infer T> ? T : never
+
+const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => (schema: S) =>
+  schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
+
+/** The template stage's config. */
+export const TemplateConfig = Schema.Struct({
+  /** "chatml", "llama3" or a Jinja template; absent: the tokenizer directory's chat_template. */
+  template: Schema.optionalKey(Schema.String),
+  /** Which named template of tokenizer_config.json (default: `tool_use` for rows with tools, else `default`). */
+  templateName: Schema.optionalKey(Schema.String),
+  /** Extra template variables, as apply_chat_template's kwargs: `{ enable_thinking: false }`. */
+  chatTemplateKwargs: Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Finite, Schema.Boolean])).pipe(
+    withDefault({})
+  ),
+  /** The text that ends an assistant turn; derived from the template when absent. */
+  endOfTurn: Schema.optionalKey(Schema.String)
+})
+
+/** One row of the conversation table as template input (tool calls and tools parsed from JSON). */
+export const readConversation = (table: arrow.Table<ConversationColumns>, i: number) => {
+  const row = table.get(i)!
+  const source = row.source
+  const parse = (text: string, field: string): unknown => {
+    try {
+      return JSON.parse(text)
+    } catch (error) {
+      throw new ChatTemplateError({ source, message: `${field}: not valid JSON: ${(error as Error).message}` })
+    }
+  }
+  const messages: Array<TemplateMessage> = [...row.messages].map((item, k) => {
+    const m = item!
+    return {
+      role: m.role,
+      content: m.content,
+      ...(m.tool_calls === null ? {} : { tool_calls: parse(m.tool_calls, `messages[${k}].tool_calls`) as Array<unknown> }),
+      ...(m.name === null ? {} : { name: m.name })
+    }
+  })
+  const tools = row.tools === null ? null : parse(row.tools, "tools") as Array<unknown>
+  return { messages, tools, source }
+}
+
+/** Builds the rendered table; each column with its declared type so the schema matches exactly. */
+export const toRenderedTable = (
+  rows: ReadonlyArray<RenderedConversation & { readonly source: string }>
+): arrow.Table<RenderedColumns> => {
+  const columns = {
+    text: rows.map((r) => r.text),
+    spans: rows.map((r) => r.spans.map((s) => ({ start: s.start, end: s.end, turn: s.turn }))),
+    source: rows.map((r) => r.source)
+  }
+  const children = renderedSchema.fields.map((field) =>
+    arrow.vectorFromArray(columns[field.name as keyof typeof columns], field.type).data[0]!
+  )
+  const data = arrow.makeData({ type: new arrow.Struct<RenderedColumns>(renderedSchema.fields), length: rows.length, nullCount: 0, children })
+  return new arrow.Table(renderedSchema, [new arrow.RecordBatch(renderedSchema, data)])
+}
+
+const failure = (error: unknown) =>
+  new StageFailure({
+    stage: "template",
+    message: error instanceof ChatTemplateError ? error.detail : error instanceof Error ? error.message : String(error),
+    cause: error
+  })
+
+export const template = defineStage({
+  name: "template",
+  module: import.meta.url,
+  // The built-in templates are .jinja files read at run time, not imports.
+  extraCode: ["./chat"],
+  config: TemplateConfig,
+  inputs: { conversations: Table(conversationSchema), tokenizer: Optional(Files()) },
+  outputs: { rendered: Table(renderedSchema) },
+  run: (ctx) =>
+    Effect.try({
+      try: () => {
+        const source = resolveTemplateSource(
+          {
+            template: ctx.config.template,
+            templateName: ctx.config.templateName,
+            kwargs: ctx.config.chatTemplateKwargs,
+            endOfTurn: ctx.config.endOfTurn
+          },
+          ctx.inputs.tokenizer?.dir
+        )
+        ctx.log(`chat template: ${source.origin}`)
+        const endOfTurn = new Map<object, string>()
+        const table = ctx.inputs.conversations
+        const rows: Array<RenderedConversation & { source: string }> = []
+        let spans = 0
+        for (let i = 0; i < table.numRows; i++) {
+          const conversation = readConversation(table, i)
+          const chat = source.templateFor(conversation.tools !== null)
+          let eot = ctx.config.endOfTurn ?? endOfTurn.get(chat)
+          if (eot === undefined && !chat.hasGenerationMarkers) {
+            eot = deriveEndOfTurn(chat, source.variables, source.specialTokens)
+            endOfTurn.set(chat, eot)
+            ctx.log(`end-of-turn marker: ${JSON.stringify(eot)}`)
+          }
+          const rendered = renderWithSpans(chat, conversation, {
+            variables: source.variables,
+            endOfTurn: eot ?? "",
+            specialTokens: source.specialTokens
+          })
+          spans += rendered.spans.length
+          rows.push({ ...rendered, source: conversation.source })
+          if (i % 1000 === 999) ctx.progress(i + 1, table.numRows)
+        }
+        return { outputs: { rendered: toRenderedTable(rows) }, metrics: { conversations: rows.length, trainedTurns: spans } }
+      },
+      catch: failure
+    })
+})
