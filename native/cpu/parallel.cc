@@ -29,7 +29,8 @@ class Pool {
     for (auto& w : workers_) w.join();
     workers_.clear();
     stop_ = false;
-    for (int i = 1; i < n; i++) workers_.emplace_back([this, i] { loop(i); });
+    // New workers start from the current generation so they never replay a finished job.
+    for (int i = 1; i < n; i++) workers_.emplace_back([this, i, g = generation_] { loop(i, g); });
   }
 
   void run(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
@@ -60,9 +61,8 @@ class Pool {
  private:
   int64_t bound(int part) const { return n_ * part / parts_; }
 
-  void loop(int index) {
+  void loop(int index, uint64_t seen) {
     in_worker = true;
-    uint64_t seen = 0;
     for (;;) {
       const std::function<void(int64_t, int64_t)>* fn;
       {
