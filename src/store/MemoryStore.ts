@@ -6,7 +6,7 @@
  * directories are real, and objects and checkpoints are written there only when a path to them is
  * asked for. Locks exclude fibers of this process only.
  */
-import { mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { Effect, FileSystem, Layer, Option, Path, Semaphore } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import type { Digest } from "./Digest.ts"
@@ -52,9 +52,9 @@ const make = Effect.gen(function* () {
     if (!Digests.isDigest(digest)) throw new TypeError(`objectPath: ${JSON.stringify(digest)} is not a sha256 digest`)
     const file = path.join(root, "objects", "sha256", digest.slice(0, 2), digest)
     const bytes = objects.get(digest)
-    if (bytes !== undefined) {
+    if (bytes !== undefined && !existsSync(file)) {
       mkdirSync(path.dirname(file), { recursive: true })
-      writeFileSync(file, bytes, { mode: 0o444, flag: "w" })
+      writeFileSync(file, bytes, { mode: 0o444, flag: "wx" })
     }
     return file
   }

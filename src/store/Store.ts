@@ -53,21 +53,25 @@ export interface StoreShape {
   readonly hasObject: (ref: ObjectRef) => Effect.Effect<boolean, StoreError>
   /** A fresh directory under tmp/, removed when the scope closes. */
   readonly makeTmpDir: Effect.Effect<string, StoreError, Scope.Scope>
+  /** The document `kind/id`, or none if it was never written or was deleted. */
   readonly getDocument: (kind: DocumentKind, id: string) => Effect.Effect<Option.Option<unknown>, StoreError>
   /** Writes a document atomically: readers see the old one or the new one, never a part. */
   readonly putDocument: (kind: DocumentKind, id: string, doc: unknown) => Effect.Effect<void, StoreError>
+  /** Removes a document; removing a missing one is not an error. */
   readonly deleteDocument: (kind: DocumentKind, id: string) => Effect.Effect<void, StoreError>
+  /** Every document of `kind`, with its last write time. */
   readonly listDocuments: (
     kind: DocumentKind
   ) => Effect.Effect<ReadonlyArray<{ readonly id: string; readonly mtimeMs: number }>, StoreError>
   /** Runs `effect` holding the cross-process lock `name`, waiting for it if needed; stale locks of dead pids are broken. */
   readonly withLock: <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StoreError, R>
-  /** Copies `dir` as checkpoint `step` of stage `key`, atomically. */
+  /** Copies `dir` as checkpoint `step` of stage `key`, atomically; a key keeps only its last saved checkpoint. */
   readonly saveCheckpoint: (key: string, step: number, dir: string) => Effect.Effect<void, StoreError>
-  /** The checkpoint with the highest step, if any. Its `dir` is read-only. */
+  /** The checkpoint with the highest step, if any. Treat its `dir` as read-only. */
   readonly latestCheckpoint: (
     key: string
   ) => Effect.Effect<Option.Option<{ readonly step: number; readonly dir: string }>, StoreError>
+  /** Removes every checkpoint of `key` (after its stage committed, or to restart it from scratch). */
   readonly clearCheckpoints: (key: string) => Effect.Effect<void, StoreError>
   /** Re-hashes every object; corrupt ones are moved to quarantine/ so the next run recomputes them. */
   readonly verifyAll: Effect.Effect<

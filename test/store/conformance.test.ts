@@ -39,6 +39,7 @@ for (const [name, makeLayer] of implementations) {
         Effect.gen(function* () {
           const store = yield* Store
           const ref = yield* store.putBytes(bytes)
+          store.objectPath(ref.digest)
           return { ref, read: yield* store.readBytes(ref), onDisk: readFileSync(store.objectPath(ref.digest)) }
         })
       )
@@ -284,7 +285,8 @@ for (const [name, makeLayer] of implementations) {
           const fractional = yield* Effect.flip(store.saveCheckpoint("key1", 1.5, source))
           const notDir = yield* Effect.flip(store.saveCheckpoint("key1", 11, join(source, "weights.bin")))
           yield* store.clearCheckpoints("key1")
-          return { none, five, fiveWeights, fiveOptimizer, ten, tenWeights, badStep, fractional, notDir, cleared: yield* store.latestCheckpoint("key1") }
+          const fiveGone = Option.map(five, (c) => !existsSync(c.dir))
+          return { none, five, fiveWeights, fiveOptimizer, fiveGone, ten, tenWeights, badStep, fractional, notDir, cleared: yield* store.latestCheckpoint("key1") }
         })
       )
       expect(Option.isNone(result.none)).toBe(true)
@@ -293,6 +295,7 @@ for (const [name, makeLayer] of implementations) {
       expect(result.fiveOptimizer).toEqual(Option.some("o1"))
       expect(Option.map(result.ten, (c) => c.step)).toEqual(Option.some(10))
       expect(result.tenWeights).toEqual(Option.some("w2"))
+      expect(result.fiveGone).toEqual(Option.some(true))
       for (const error of [result.badStep, result.fractional, result.notDir]) expect(error).toBeInstanceOf(StoreError)
       expect(Option.isNone(result.cleared)).toBe(true)
     })

@@ -153,7 +153,10 @@ describe("disk store", () => {
   it("a process killed mid-putFile leaves no visible object; sweep clears its tmp file", async () => {
     const source = join(temp.dir, "big.bin")
     writeFileSync(source, Buffer.alloc(384 << 20, 5))
-    const child = startWorker("put", root(), source)
+    const barrier = join(temp.dir, "barrier")
+    mkdirSync(barrier)
+    writeFileSync(join(barrier, "parent"), "")
+    const child = startWorker("put", root(), barrier, source)
     const exited = new Promise((resolve) => child.on("exit", resolve))
     const tmp = join(root(), "tmp")
     let partial = false
@@ -183,7 +186,9 @@ describe("disk store", () => {
   it("two processes putting the same file agree on one object", async () => {
     const source = join(temp.dir, "shared.bin")
     writeFileSync(source, Buffer.alloc(24 << 20, 11))
-    const outputs = await Promise.all([finished(startWorker("put", root(), source)), finished(startWorker("put", root(), source))])
+    const barrier = join(temp.dir, "barrier")
+    mkdirSync(barrier)
+    const outputs = await Promise.all([finished(startWorker("put", root(), barrier, source)), finished(startWorker("put", root(), barrier, source))])
     const refs = outputs.map((out) => JSON.parse(out) as unknown)
     expect(refs[0]).toEqual({ digest: sha256sum(source), size: 24 << 20 })
     expect(refs[1]).toEqual(refs[0])
@@ -196,7 +201,9 @@ describe("disk store", () => {
   it("withLock excludes two processes from each other", async () => {
     const counter = join(temp.dir, "counter")
     writeFileSync(counter, "0")
-    await Promise.all([finished(startWorker("count", root(), counter, "6")), finished(startWorker("count", root(), counter, "6"))])
+    const barrier = join(temp.dir, "barrier")
+    mkdirSync(barrier)
+    await Promise.all([finished(startWorker("count", root(), barrier, counter, "6")), finished(startWorker("count", root(), barrier, counter, "6"))])
     expect(readFileSync(counter, "utf8")).toBe("12")
     expect(listTree(join(root(), "locks"))).toEqual([])
   })

@@ -1,18 +1,27 @@
 /**
- * A second process for disk-store tests: `put <root> <file>` stores a file and prints its ref;
- * `count <root> <counterFile> <n>` increments a counter file n times under withLock, slowly enough
- * that two unsynchronised processes would lose updates.
+ * A second process for disk-store tests: `put <root> <barrier> <file>` stores a file and prints its
+ * ref; `count <root> <barrier> <counterFile> <n>` increments a counter file n times under withLock,
+ * slowly enough that two unsynchronised processes would lose updates. Both first wait at a barrier
+ * (a directory where each of two workers drops a file) so that the workers really run at once
+ * rather than one after the other, whatever their start-up times.
  */
-import { readFileSync, writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect } from "effect"
 import { layerDisk } from "../../../src/store/DiskStore.ts"
 import { Store } from "../../../src/store/Store.ts"
 
-const [mode, root, ...args] = process.argv.slice(2)
+const [mode, root, barrier, ...args] = process.argv.slice(2)
+
+const meetAtBarrier = Effect.gen(function* () {
+  writeFileSync(join(barrier!, String(process.pid)), "")
+  while (readdirSync(barrier!).length < 2) yield* Effect.sleep("2 millis")
+})
 
 const program = Effect.gen(function* () {
   const store = yield* Store
+  yield* meetAtBarrier
   switch (mode) {
     case "put": {
       const ref = yield* store.putFile(args[0]!)
