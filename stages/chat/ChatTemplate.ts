@@ -36,23 +36,16 @@ export interface Rendered {
   readonly generation: ReadonlyArray<{ readonly start: number; readonly end: number }>
 }
 
-// jinja2 treats `{% generation %}` as a block tag: `{%-`/`-%}` strip all whitespace on that side;
-// otherwise lstrip_blocks drops spaces and tabs before the tag when it starts its line, and
-// trim_blocks drops the first newline after it.
-const replaceTag = (source: string, sentinelFor: (isEnd: boolean) => string): string =>
-  source.replace(
+// jinja2 treats `{% generation %}` as a block tag: lstrip_blocks drops spaces and tabs before it
+// when it starts its line (done for every tag up front, as the library's own preprocessing does,
+// so tags after a generation tag keep their line starts), `{%-`/`-%}` strip all whitespace on
+// that side, and trim_blocks drops the first newline after it.
+const replaceTags = (source: string): string =>
+  source.replace(/^[ \t]*({[#%-])/gm, "$1").replace(
     generationTag,
-    (_match: string, before: string, lstrip: string, end: string | undefined, rstrip: string, after: string, offset: number) => {
-      const newline = before.lastIndexOf("\n")
-      const kept = lstrip === "-"
-        ? ""
-        : newline >= 0
-        ? before.slice(0, newline + 1)
-        : offset === 0 || source[offset - 1] === "\n"
-        ? ""
-        : before
+    (_match: string, before: string, lstrip: string, end: string | undefined, rstrip: string, after: string) => {
       const rest = rstrip === "-" ? "" : after.startsWith("\n") ? after.slice(1) : after
-      return kept + sentinelFor(end !== undefined) + rest
+      return (lstrip === "-" ? "" : before) + (end === undefined ? generationStart : generationEnd) + rest
     }
   )
 
@@ -63,9 +56,7 @@ export class ChatTemplate {
 
   constructor(readonly source: string) {
     this.hasGenerationMarkers = /{%-?\s*generation\s*-?%}/.test(source)
-    this.template = new Template(
-      this.hasGenerationMarkers ? replaceTag(source, (isEnd) => (isEnd ? generationEnd : generationStart)) : source
-    )
+    this.template = new Template(this.hasGenerationMarkers ? replaceTags(source) : source)
   }
 
   /** Renders `messages`; throws when the template raises (`raise_exception`) or fails. */

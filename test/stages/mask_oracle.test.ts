@@ -154,7 +154,8 @@ describeOracle("assistant masks equal transformers' generation-marker masks", ()
       const lastRunStart = expected.assistant_masks.lastIndexOf(0, expected.assistant_masks.lastIndexOf(1)) + 1
       const lastOnly = expected.assistant_masks.map((m, t) => (t >= lastRunStart ? m : 0))
       expect([...c.last.labels].map((label) => (label === ignoreIndex ? 0 : 1))).toEqual(lastOnly)
-      expect(c.ours.labels.every((label, t) => label === ignoreIndex || label === c.ours.inputIds[t])).toBe(true)
+      const ours = c.ours
+      expect(ours.labels.every((label, t) => label === ignoreIndex || label === ours.inputIds[t])).toBe(true)
     })
   })
 })

