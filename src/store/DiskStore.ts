@@ -168,6 +168,8 @@ const make = (rootDir: string) =>
     const moveIn = (source: string) =>
       Effect.gen(function* () {
         const ref = yield* hashPromise("putFile", source, (signal) => HashFile.hashFile(source, signal))
+        // Moving an object onto itself must not end by deleting it as a duplicate.
+        if (path.resolve(source) === objectPath(ref.digest)) return ref
         if (!(yield* hasObject(ref))) {
           yield* Effect.scoped(Effect.flatMap(fs.open(source, { flag: "r" }), (file) => file.sync))
           yield* fs.chmod(source, objectMode)

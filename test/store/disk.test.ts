@@ -69,6 +69,19 @@ describe("disk store", () => {
     expect(listTree(join(root(), "tmp"))).toEqual([])
   })
 
+  it("putFile with move of an object's own path keeps the object", async () => {
+    const result = await run(
+      Effect.gen(function* () {
+        const store = yield* Store
+        const ref = yield* store.putBytes(new TextEncoder().encode("self"))
+        const again = yield* store.putFile(store.objectPath(ref.digest), { move: true })
+        return { ref, again, has: yield* store.hasObject(ref) }
+      })
+    )
+    expect(result.again).toEqual(result.ref)
+    expect(result.has).toBe(true)
+  })
+
   it("finds a corrupted object on read, on verify and in verifyAll, and quarantines it", async () => {
     const result = await run(
       Effect.gen(function* () {
