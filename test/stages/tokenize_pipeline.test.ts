@@ -1,0 +1,137 @@
+/**
+ * load → template → tokenize through the engine (memory store): real datasets and tokenizers,
+ * tables checked against the declared schemas, metrics in the record, row-naming failures and
+ * counted skips, and `inspect` on the stored output. Every row's ids are compared with the
+ * tokenizer library's own `encode` of the rendered text (the positioned encoder must not change ids).
+ */
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as arrow from "apache-arrow"
+import { Effect, Layer } from "effect"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { buildGraph, definePipeline } from "../../src/Pipeline.ts"
+import { runPipeline } from "../../src/runner/Runner.ts"
+import { layerMemory } from "../../src/store/MemoryStore.ts"
+import type { Digest } from "../../src/store/Store.ts"
+import { Store } from "../../src/store/Store.ts"
+import { load } from "../../stages/load.ts"
+import { template } from "../../stages/template.ts"
+import { loadEncoder, tokenize } from "../../stages/tokenize.ts"
+
+const fixtures = "/work/shared/fixtures"
+const qwen3 = `${fixtures}/tokenizers/qwen3`
+const phi3 = `${fixtures}/tokenizers/phi-3-mini`
+
+interface Setup {
+  readonly data: string
+  readonly loadConfig?: Record<string, unknown>
+  readonly dir: string
+  readonly templateConfig?: Record<string, unknown>
+  readonly tokenizeConfig?: Record<string, unknown>
+}
+
+const run = (setup: Setup) =>
+  Effect.gen(function*() {
+    const pipeline = definePipeline({ name: "tokenize-test", seed: 1 }, (p) => {
+      const data = p.add(load, { inputs: { train: p.file(setup.data) }, config: setup.loadConfig ?? {} })
+      const model = p.dir(setup.dir)
+      const rendered = p.add(template, { inputs: { conversations: data.train, tokenizer: model }, config: setup.templateConfig ?? {} })
+      p.add(tokenize, {
+        inputs: { rows: rendered.rendered, tokenizer: p.file(`${setup.dir}/tokenizer.json`) },
+        config: setup.tokenizeConfig ?? {}
+      })
+    })
+    const record = yield* runPipeline({
+      file: join(import.meta.dirname, "tokenize_pipeline.test.ts"),
+      graph: buildGraph(pipeline, import.meta.dirname),
+      overrides: [],
+      sanity: false,
+      force: [],
+      reporter: { event: () => undefined, close: () => undefined }
+    })
+    const store = yield* Store
+    const stage = (id: string) => record.stages.find((s) => s.id === id)!
+    const table = (id: string, name: string) => {
+      const ref = stage(id).outputs?.[name]
+      return ref === undefined
+        ? Effect.succeed(undefined)
+        : store.readBytes({ digest: ref.digest as Digest, size: ref.size }).pipe(Effect.map((bytes) => arrow.tableFromIPC(bytes)))
+    }
+    return {
+      template: stage("template"),
+      tokenize: stage("tokenize"),
+      rendered: yield* table("template", "rendered"),
+      tokens: yield* table("tokenize", "tokens")
+    }
+  }).pipe(Effect.provide(layerMemory.pipe(Layer.provide(NodeServices.layer))), Effect.runPromise)
+
+describe("template → tokenize through the engine", () => {
+  it("tokenizes the glaive tool-call dataset with Qwen3 (tools, tool turns), ids equal to the library's", async () => {
+    const result = await run({ data: `${fixtures}/datasets/llama-factory/glaive_toolcall_en_demo.json`, dir: qwen3 })
+    expect(result.template.status).toBe("ran")
+    expect(result.tokenize.status).toBe("ran")
+    const rendered = result.rendered!
+    const tokens = result.tokens!
+    expect(tokens.numRows).toBe(300)
+    expect(result.tokenize.metrics).toMatchObject({ examples: 300, skippedNoTrainedTokens: 0, droppedTooLong: 0 })
+    const encoder = loadEncoder(`${qwen3}/tokenizer.json`)
+    const imEnd = 151645
+    let trainedTotal = 0
+    for (let i = 0; i < tokens.numRows; i++) {
+      const text = rendered.getChild("text")!.get(i) as string
+      const ids = [...tokens.getChild("input_ids")!.get(i)!.toArray()]
+      const labels = [...tokens.getChild("labels")!.get(i)!.toArray()]
+      expect(ids).toEqual(encoder.tokenizer.encode(text, { add_special_tokens: false }).ids)
+      // One trained run per span, each ending with <|im_end|>.
+      const runs: Array<Array<number>> = []
+      labels.forEach((label, t) => {
+        if (label === -100) return
+        if (t === 0 || labels[t - 1] === -100) runs.push([])
+        runs.at(-1)!.push(label)
+      })
+      expect(runs.length).toBe(rendered.getChild("spans")!.get(i)!.length)
+      for (const r of runs) expect(r.at(-1)).toBe(imEnd)
+      trainedTotal += runs.flat().length
+    }
+    expect(result.tokenize.metrics?.trainedTokens).toBe(trainedTotal)
+    expect(result.tokenize.metrics?.tokens).toBe(
+      Array.from({ length: tokens.numRows }, (_, i) => tokens.getChild("input_ids")!.get(i)!.length).reduce((a, b) => a + b, 0)
+    )
+
+    const view = await Effect.runPromise(Effect.scoped(tokenize.inspect!({
+      config: { mode: "assistant_only", truncation: "drop", onEmpty: "error", addSpecialTokens: true },
+      inputs: { rows: rendered as never, tokenizer: { path: `${qwen3}/tokenizer.json`, size: 0, digest: "", name: "tokenizer.json" } },
+      outputs: { tokens: tokens as never },
+      rows: 2,
+      color: false
+    })))
+    expect(view.match(/── row \d \(glaive_toolcall_en_demo\.json:\d+\)/g)?.length).toBe(2)
+    expect(view).toContain("⟦⟪<|im_end|>⟫⟧")
+  })
+
+  it("drops over-long examples and counts them, with Phi-3 on identity.json", async () => {
+    const result = await run({
+      data: `${fixtures}/datasets/llama-factory/identity.json`,
+      loadConfig: { replace: { "{{name}}": "Ada", "{{author}}": "Lab" } },
+      dir: phi3,
+      tokenizeConfig: { maxSeqLength: 48, truncation: "drop" }
+    })
+    expect(result.tokenize.status).toBe("ran")
+    const metrics = result.tokenize.metrics as Record<string, number>
+    expect(metrics.examples + metrics.droppedTooLong).toBe(91)
+    expect(metrics.droppedTooLong).toBeGreaterThan(0)
+    const lengths = Array.from({ length: result.tokens!.numRows }, (_, i) => result.tokens!.getChild("input_ids")!.get(i)!.length)
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(48)
+  })
+
+  it("fails naming the row when truncation leaves no trained token, or skips and counts it", async () => {
+    const setup = { data: `${fixtures}/datasets/llama-factory/identity.json`, dir: qwen3 }
+    const config = { maxSeqLength: 8, truncation: "right" }
+    const failed = await run({ ...setup, tokenizeConfig: config })
+    expect(failed.tokenize.status).toBe("failed")
+    expect(failed.tokenize.error).toMatch(/identity\.json:2: no trained tokens after truncation \(mode assistant_only\)/)
+    const skipped = await run({ ...setup, tokenizeConfig: { ...config, onEmpty: "skip" } })
+    expect(skipped.tokenize.status).toBe("ran")
+    expect(skipped.tokenize.metrics).toMatchObject({ skippedNoTrainedTokens: 91, examples: 0 })
+  })
+})
