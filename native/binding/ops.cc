@@ -262,7 +262,7 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
 
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   Args a(info, "attention_backward");
-  int64_t ndocs = a.num(11), N = a.num(12), H = a.num(13), KVH = a.num(14), D = a.num(15);
+  int64_t ndocs = a.num(10), N = a.num(11), H = a.num(12), KVH = a.num(13), D = a.num(14);
   a.require(KVH > 0 && H % KVH == 0, "H must be a multiple of KVH");
   float* dq = a.f32(0, N * H * D);
   float* dk = a.f32(1, N * KVH * D);
@@ -336,8 +336,7 @@ Napi::Value AdamwUpdate(const Napi::CallbackInfo& info) {
   float* v = a.f32(2, n);
   float* grad = a.f32(3, n);
   if (a.ok())
-    adamw_update(param, m, v, grad, n, static_cast<float>(lr), static_cast<float>(beta1), static_cast<float>(beta2),
-                 static_cast<float>(eps), static_cast<float>(wd), static_cast<int>(step));
+    adamw_update(param, m, v, grad, n, lr, beta1, beta2, eps, wd, static_cast<int>(step));
   return info.Env().Undefined();
 }
 
