@@ -31,3 +31,28 @@ export const tableSchema = <const F extends Readonly<Record<string, arrow.DataTy
   })
   return new arrow.Schema<ColumnsTypeMap<F>>(fields as Array<arrow.Field<ColumnsTypeMap<F>[keyof F]>>)
 }
+
+/** Column values `tableFrom` accepts: plain values (null for nulls) or a ready vector. */
+export type ColumnValues<T extends arrow.DataType> = ReadonlyArray<T["TValue"] | null> | arrow.Vector<T>
+
+/**
+ * A single-batch table with exactly `schema` (nullability included); arrow's `tableFromArrays`
+ * infers its own schema, which then does not match the declared one.
+ */
+export const tableFrom = <T extends arrow.TypeMap>(
+  schema: arrow.Schema<T>,
+  columns: { readonly [K in keyof T]: ColumnValues<T[K]> }
+): arrow.Table<T> => {
+  const children = schema.fields.map((field) => {
+    const values = columns[field.name as keyof T] as ColumnValues<arrow.DataType> | undefined
+    if (values === undefined) throw new Error(`tableFrom: column "${field.name}" is missing`)
+    const vector = values instanceof arrow.Vector ? values : arrow.vectorFromArray(values as Array<unknown>, field.type)
+    const data = vector.data.length === 1 ? vector.data[0]! : arrow.makeVector(vector.data).unmemoize().data[0]!
+    if (!field.nullable && data.nullCount > 0) throw new Error(`tableFrom: column "${field.name}" is not nullable`)
+    return data
+  })
+  const length = children[0]?.length ?? 0
+  if (children.some((child) => child.length !== length)) throw new Error("tableFrom: columns differ in length")
+  const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length, nullCount: 0, children })
+  return new arrow.Table(schema, [new arrow.RecordBatch(schema, struct)])
+}

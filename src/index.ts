@@ -34,5 +34,5 @@ export type {
   StageDefinition
 } from "./Stage.ts"
 export { StageFailure } from "./StageFailure.ts"
-export { nullable, tableSchema } from "./TableSchema.ts"
-export type { Column, ColumnsTypeMap } from "./TableSchema.ts"
+export { nullable, tableFrom, tableSchema } from "./TableSchema.ts"
+export type { Column, ColumnsTypeMap, ColumnValues } from "./TableSchema.ts"

@@ -25,6 +25,7 @@ import { engineVersion, schemeVersion } from "../key/Manifest.ts"
 import type { KeyManifest } from "../key/Manifest.ts"
 import { Store, StoreError, type CorruptObject } from "../store/Store.ts"
 import { allPresent, OutputMismatch, putOutput, readArtifact } from "./Artifacts.ts"
+import { scopedTmpDir } from "./TmpDir.ts"
 import { configure, ConfigError } from "./Config.ts"
 import type { ConfiguredStage, Override } from "./Config.ts"
 import { importDir, importFile, loadStatCache, MissingInput, saveStatCache } from "./External.ts"
@@ -221,7 +222,7 @@ export const runPipeline = (
       Effect.gen(function*() {
         const stage = node.stage as AnyStage
         const started = Date.now()
-        const tmpDir = yield* store.makeTmpDir
+        const tmpDir = yield* scopedTmpDir
         const values: Record<string, unknown> = {}
         for (const [name, spec] of Object.entries(stage.inputs as Record<string, InputSpec>)) {
           values[name] = yield* readArtifact(spec, inputs[name])
@@ -312,6 +313,8 @@ export const runPipeline = (
             const durationMs = Date.now() - started
             update(node.id, { status: "ran", outputs: done.outputs, metrics: done.metrics, durationMs })
             reporter.event({ type: "state", id: node.id, state: "done", key, durationMs })
+            // So a killed run's record still names what it committed (for show, explain and gc).
+            yield* store.putDocument("runs", runId, record("running"))
             return done.outputs
           })
         )

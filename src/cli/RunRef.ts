@@ -1,0 +1,54 @@
+/**
+ * Resolves what a person types for a run: a full id, a unique prefix, `last` or `last~N`.
+ */
+import { Effect, Option, Schema } from "effect"
+import { RunRecord } from "../runner/Records.ts"
+import { Store } from "../store/Store.ts"
+import type { StoreError } from "../store/Store.ts"
+
+/** No run, or more than one, matches what was typed. */
+export class RunNotFound extends Schema.TaggedError<RunNotFound>()("RunNotFound", {
+  ref: Schema.String,
+  message: Schema.String
+}) {}
+
+const decodeRun = Schema.decodeUnknownOption(RunRecord)
+
+/** Run ids in the store, oldest first (ids sort chronologically). */
+export const runIds = Effect.gen(function*() {
+  const store = yield* Store
+  return (yield* store.listDocuments("runs")).map((doc) => doc.id).sort()
+})
+
+/** Reads a run record by exact id. */
+export const readRun = (id: string): Effect.Effect<RunRecord, RunNotFound | StoreError, Store> =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const doc = yield* store.getDocument("runs", id)
+    const run = Option.flatMap(doc, decodeRun)
+    if (Option.isNone(run)) return yield* new RunNotFound({ ref: id, message: "unreadable run record" })
+    return run.value
+  })
+
+/** Resolves a run reference to its record. */
+export const resolveRun = (ref: string): Effect.Effect<RunRecord, RunNotFound | StoreError, Store> =>
+  Effect.gen(function*() {
+    const ids = yield* runIds
+    const relative = /^last(?:~(\d+))?$/.exec(ref)
+    if (relative) {
+      const back = Number(relative[1] ?? 0)
+      const id = ids[ids.length - 1 - back]
+      if (id === undefined) {
+        return yield* new RunNotFound({ ref, message: `only ${ids.length} run(s) in the store` })
+      }
+      return yield* readRun(id)
+    }
+    if (ids.includes(ref)) return yield* readRun(ref)
+    const matches = ids.filter((id) => id.startsWith(ref))
+    if (matches.length === 1) return yield* readRun(matches[0]!)
+    if (matches.length === 0) return yield* new RunNotFound({ ref, message: "no run with this id or prefix" })
+    return yield* new RunNotFound({
+      ref,
+      message: `ambiguous: ${matches.length} runs match (${matches.slice(0, 3).join(", ")}, …)`
+    })
+  })

@@ -1,0 +1,45 @@
+/** `pipeline run <file>`: runs a pipeline, reusing every committed stage whose key is unchanged. */
+import { Effect } from "effect"
+import { runPipeline } from "../../runner/Runner.ts"
+import { parseOverride } from "../../runner/Config.ts"
+import { Store } from "../../store/Store.ts"
+import { duration } from "../Format.ts"
+import { liveReporter } from "../LiveReporter.ts"
+import { loadPipeline } from "../LoadPipeline.ts"
+import { plainReporter } from "../PlainReporter.ts"
+
+export interface RunArgs {
+  readonly file: string
+  readonly set: ReadonlyArray<string>
+  readonly seed: number | undefined
+  readonly sanity: boolean
+  readonly force: ReadonlyArray<string>
+}
+
+export const run = (args: RunArgs) =>
+  Effect.gen(function*() {
+    yield* Store
+    const { file, graph } = yield* loadPipeline(args.file)
+    const overrides = yield* Effect.forEach(args.set, parseOverride)
+    const reporter = process.stdout.isTTY
+      ? liveReporter(process.stdout)
+      : plainReporter((line) => process.stdout.write(line + "\n"))
+    const record = yield* runPipeline({
+      file,
+      graph,
+      overrides,
+      ...(args.seed === undefined ? {} : { seed: args.seed }),
+      sanity: args.sanity,
+      force: args.force,
+      reporter
+    })
+    const hits = record.stages.filter((stage) => stage.status === "hit").length
+    const ran = record.stages.filter((stage) => stage.status === "ran").length
+    process.stdout.write(
+      `${record.status} in ${duration(record.durationMs)}: ${record.stages.length} stages, ${hits} cached, ${ran} ran (run ${record.id})\n`
+    )
+    if (record.status !== "succeeded") {
+      process.stderr.write(`error: ${record.error ?? record.status}\n`)
+      process.exitCode = 1
+    }
+  })

@@ -1,0 +1,46 @@
+/** `pipeline show <run>`: one run, stage by stage: status, key, outputs, metrics, duration. */
+import { Effect } from "effect"
+import { short } from "../../key/Key.ts"
+import { duration, table } from "../Format.ts"
+import { resolveRun } from "../RunRef.ts"
+
+export const show = (ref: string, json: boolean) =>
+  Effect.gen(function*() {
+    const run = yield* resolveRun(ref)
+    const stages = run.stages.map((stage) => ({
+      name: stage.id,
+      stage: stage.stage,
+      status: stage.status,
+      key: stage.key ?? null,
+      hit: stage.status === "hit",
+      outputs: Object.fromEntries(Object.entries(stage.outputs ?? {}).map(([name, out]) => [name, out.digest])),
+      metrics: stage.metrics ?? {},
+      durationMs: stage.durationMs ?? null,
+      ...(stage.error === undefined ? {} : { error: stage.error })
+    }))
+    if (json) {
+      const out = { id: run.id, pipeline: run.pipeline, status: run.status, seed: run.seed, sanity: run.sanity,
+        overrides: run.overrides, startedAt: run.startedAt, durationMs: run.durationMs ?? null, stages }
+      process.stdout.write(JSON.stringify(out, null, 2) + "\n")
+      return
+    }
+    const lines = [
+      `run ${run.id}  ${run.status}  pipeline ${run.pipeline.name} (${run.pipeline.file})`,
+      `seed ${run.seed}${run.sanity ? "  sanity" : ""}${run.overrides.length > 0 ? `  --set ${run.overrides.join(" ")}` : ""}`,
+      `started ${run.startedAt}  duration ${duration(run.durationMs)}`,
+      ...(run.error === undefined ? [] : [`error: ${run.error}`]),
+      "",
+      table([
+        ["STAGE", "STATUS", "KEY", "DURATION", "OUTPUTS", "METRICS"],
+        ...stages.map((stage) => [
+          stage.name,
+          stage.status,
+          stage.key === null ? "-" : short(stage.key),
+          stage.hit ? "cached" : duration(stage.durationMs ?? undefined),
+          Object.entries(stage.outputs).map(([name, digest]) => `${name}=${short(digest)}`).join(" "),
+          Object.entries(stage.metrics).map(([name, value]) => `${name}=${value}`).join(" ")
+        ])
+      ])
+    ]
+    process.stdout.write(lines.join("\n") + "\n")
+  })

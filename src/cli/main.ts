@@ -1,0 +1,124 @@
+/**
+ * The `pipeline` command line. bin/pipeline.js registers tsx and imports this file.
+ *
+ * Effect modules are imported one by one ("effect/Effect", not the "effect" barrel) where this file
+ * alone decides: the barrel loads every module, which is most of a cached run's start-up.
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Argument from "effect/cli/Argument"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { diff } from "./commands/diff.ts"
+import { explain } from "./commands/explain.ts"
+import { gc } from "./commands/gc.ts"
+import { inspect } from "./commands/inspect.ts"
+import { ls } from "./commands/ls.ts"
+import { run } from "./commands/run.ts"
+import { show } from "./commands/show.ts"
+import { verify } from "./commands/verify.ts"
+import { storeLayer, storeRoot } from "./StoreLayer.ts"
+import { reportErrors } from "./UserError.ts"
+
+const store = Flag.String("store").pipe(
+  Flag.withDescription("store directory (default: $PIPELINE_STORE, else .pipeline)"),
+  Flag.optional
+)
+const json = Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output"), Flag.withDefault(false))
+const runRef = (name: string) =>
+  Argument.String(name).pipe(Argument.withDescription("run id, unique id prefix, last or last~N"))
+
+const withStore = <E extends { readonly _tag: string; readonly message: string }, R>(
+  flag: Option.Option<string>,
+  effect: Effect.Effect<void, E, R>
+) =>
+  reportErrors(effect).pipe(
+    Effect.provide(storeLayer(storeRoot(Option.getOrUndefined(flag))))
+  ) as Effect.Effect<void, never, Exclude<R, import("../store/Store.ts").Store>>
+
+const runCommand = Command.make(
+  "run",
+  {
+    file: Argument.String("file").pipe(Argument.withDescription("pipeline file (.ts)")),
+    set: Flag.String("set").pipe(
+      Flag.withDescription("override a config value: instance.key=value (JSON, else a string)"),
+      Flag.atLeast(0)
+    ),
+    seed: Flag.Int("seed").pipe(Flag.withDescription("run seed (default: the pipeline's)"), Flag.optional),
+    sanity: Flag.Boolean("sanity").pipe(Flag.withDescription("short smoke run; part of every key"), Flag.withDefault(false)),
+    force: Flag.String("force").pipe(Flag.withDescription("recompute this stage instance even if cached"), Flag.atLeast(0)),
+    store
+  },
+  (args) =>
+    withStore(args.store, run({
+      file: args.file,
+      set: args.set,
+      seed: Option.getOrUndefined(args.seed),
+      sanity: args.sanity,
+      force: args.force
+    }))
+).pipe(Command.withDescription("run a pipeline, reusing every cached stage"))
+
+const lsCommand = Command.make("ls", { json, store }, (args) => withStore(args.store, ls(args.json))).pipe(
+  Command.withDescription("list runs, newest first")
+)
+
+const showCommand = Command.make("show", { run: runRef("run"), json, store }, (args) =>
+  withStore(args.store, show(args.run, args.json))).pipe(Command.withDescription("show one run stage by stage"))
+
+const explainCommand = Command.make("explain", { a: runRef("a"), b: runRef("b"), json, store }, (args) =>
+  withStore(args.store, explain(args.a, args.b, args.json))).pipe(
+    Command.withDescription("say why each stage's key differs between two runs")
+  )
+
+const diffCommand = Command.make("diff", { a: runRef("a"), b: runRef("b"), json, store }, (args) =>
+  withStore(args.store, diff(args.a, args.b, args.json))).pipe(
+    Command.withDescription("compare two runs stage by stage (hits, keys, metric deltas)")
+  )
+
+const inspectCommand = Command.make(
+  "inspect",
+  {
+    run: runRef("run"),
+    stage: Argument.String("stage").pipe(Argument.withDescription("stage instance name")),
+    rows: Flag.Int("rows").pipe(Flag.withDescription("rows to show"), Flag.withDefault(5)),
+    store
+  },
+  (args) => withStore(args.store, inspect(args.run, args.stage, args.rows))
+).pipe(Command.withDescription("show a finished stage through its own inspect view"))
+
+const verifyCommand = Command.make("verify", { store }, (args) => withStore(args.store, verify)).pipe(
+  Command.withDescription("re-hash every object; quarantine corrupt ones")
+)
+
+const gcCommand = Command.make(
+  "gc",
+  {
+    keep: Flag.Int("keep").pipe(Flag.withDescription("keep the newest N runs (default: all)"), Flag.optional),
+    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("only print what would go"), Flag.withDefault(false)),
+    store
+  },
+  (args) => withStore(args.store, gc(Option.getOrUndefined(args.keep), args.dryRun))
+).pipe(Command.withDescription("delete runs beyond --keep and every object no kept run references"))
+
+const pipeline = Command.make("pipeline").pipe(
+  Command.withDescription("typed DAG of cached, content-addressed stages"),
+  Command.withSubcommands([
+    runCommand,
+    lsCommand,
+    showCommand,
+    explainCommand,
+    diffCommand,
+    inspectCommand,
+    verifyCommand,
+    gcCommand
+  ])
+)
+
+pipeline.pipe(
+  Command.run({ version: "0.1.0" }),
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain
+)
