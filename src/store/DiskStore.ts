@@ -105,7 +105,7 @@ const make = (rootDir: string) =>
 
     const treeSize = (target: string): Effect.Effect<number, PlatformError> =>
       Effect.gen(function* () {
-        const info = yield* fs.stat(target)
+        const info = yield* fs.lstat(target)
         if (info.type !== "Directory") return size(info)
         const entries = yield* fs.readDirectory(target)
         const sizes = yield* Effect.forEach(entries, (entry) => treeSize(path.join(target, entry)))
@@ -159,8 +159,12 @@ const make = (rootDir: string) =>
       Effect.gen(function* () {
         const staged = yield* tmpPath("object")
         const ref = yield* hashPromise("putFile", source, (signal) => HashFile.hashCopy(source, staged, objectMode, signal))
-        if (yield* hasObject(ref)) yield* fs.remove(staged, { force: true })
-        else yield* commit(staged, objectPath(ref.digest))
+        // After a commit the staged file is gone and the removal is a no-op; otherwise it drops a
+        // duplicate copy, or the copy left by a failed commit.
+        yield* hasObject(ref).pipe(
+          Effect.flatMap((exists) => (exists ? Effect.void : commit(staged, objectPath(ref.digest)))),
+          Effect.ensuring(fs.remove(staged, { force: true }).pipe(Effect.ignore))
+        )
         return ref
       })
 
