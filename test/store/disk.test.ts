@@ -196,6 +196,35 @@ describe("disk store", () => {
     expect(result.verified).toEqual({ checked: 1, bytes: 384 << 20, corrupt: [] })
   })
 
+  it("a process killed while saving checkpoints and documents leaves only whole ones", async () => {
+    const barrier = join(temp.dir, "barrier")
+    const state = join(temp.dir, "state")
+    mkdirSync(barrier)
+    mkdirSync(state)
+    writeFileSync(join(barrier, "parent"), "")
+    const child = startWorker("churn", root(), barrier, state)
+    const exited = new Promise((resolve) => child.on("exit", resolve))
+    const keyDir = join(root(), "checkpoints", "churn")
+    while (!existsSync(join(keyDir, "3"))) await new Promise((resolve) => setTimeout(resolve, 5))
+    await new Promise((resolve) => setTimeout(resolve, 137))
+    child.kill("SIGKILL")
+    await exited
+    const result = await run(
+      Effect.gen(function* () {
+        const store = yield* Store
+        const checkpoint = yield* store.latestCheckpoint("churn")
+        const contents = Option.map(checkpoint, (c) => ["a.bin", "b.bin"].map((name) => readFileSync(join(c.dir, name), "utf8")))
+        return { checkpoint, contents, document: yield* store.getDocument("runs", "churn") }
+      })
+    )
+    const step = Option.getOrThrow(result.checkpoint).step
+    expect(step).toBeGreaterThanOrEqual(3)
+    for (const text of Option.getOrThrow(result.contents)) expect(text).toBe(`${step}\n`.repeat(200_000))
+    const document = Option.getOrThrow(result.document) as { n: number; pad: string }
+    expect([step - 1, step]).toContain(document.n)
+    expect(document.pad.length).toBe(1_000_000)
+  })
+
   it("two processes putting the same file agree on one object", async () => {
     const source = join(temp.dir, "shared.bin")
     writeFileSync(source, Buffer.alloc(24 << 20, 11))

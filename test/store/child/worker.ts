@@ -1,7 +1,8 @@
 /**
  * A second process for disk-store tests: `put <root> <barrier> <file>` stores a file and prints its
  * ref; `count <root> <barrier> <counterFile> <n>` increments a counter file n times under withLock,
- * slowly enough that two unsynchronised processes would lose updates. Both first wait at a barrier
+ * slowly enough that two unsynchronised processes would lose updates; `churn <root> <barrier> <dir>`
+ * saves checkpoints and a document in a loop until it is killed. Both first wait at a barrier
  * (a directory where each of two workers drops a file) so that the workers really run at once
  * rather than one after the other, whatever their start-up times.
  */
@@ -41,6 +42,15 @@ const program = Effect.gen(function* () {
         )
       }
       return
+    }
+    case "churn": {
+      // Saves checkpoint i (every file holds i) and document {n: i} for i = 1, 2, ... until killed.
+      const state = args[0]!
+      for (let i = 1; ; i++) {
+        for (const name of ["a.bin", "b.bin"]) writeFileSync(join(state, name), `${i}\n`.repeat(200_000))
+        yield* store.saveCheckpoint("churn", i, state)
+        yield* store.putDocument("runs", "churn", { n: i, pad: "x".repeat(1_000_000) })
+      }
     }
     default:
       return yield* Effect.die(new Error(`unknown mode ${mode}`))
