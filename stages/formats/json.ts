@@ -3,7 +3,8 @@
  *
  * JSON.parse keeps no positions, so a small scanner finds where each top-level element begins
  * and ends (tracking strings and nesting only) and each element is parsed on its own: a broken
- * element is reported at its own line instead of failing the whole file.
+ * element is reported at its own line instead of failing the whole file; a file whose array is
+ * not closed, or has text after it, fails as a whole.
  */
 import { Effect } from "effect"
 import { DatasetError } from "./DatasetError.ts"
@@ -48,8 +49,9 @@ export const readJsonArray = (text: string, fileName: string): Effect.Effect<Raw
     for (;;) {
       skipSpace()
       if (i >= n) {
-        reports.push({ location: `${fileName}:${line}`, field: "", kind: "invalid_json", reason: "not valid JSON: the array is not closed" })
-        break
+        return Effect.fail(
+          new DatasetError({ file: fileName, message: `${fileName}:${line}: the JSON array is not closed (a truncated file?)` })
+        )
       }
       if (text.charCodeAt(i) === CLOSE_BRACKET) {
         i++
@@ -74,8 +76,10 @@ export const readJsonArray = (text: string, fileName: string): Effect.Effect<Raw
         } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
           depth++
         } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
-          if (depth === 0) break
-          depth--
+          // A "]" at depth 0 closes the array; a stray "}" there stays in the (broken) element, so
+          // the scan always moves on.
+          if (depth === 0 && code === CLOSE_BRACKET) break
+          if (depth > 0) depth--
         } else if (code === COMMA && depth === 0) {
           break
         }
@@ -92,7 +96,10 @@ export const readJsonArray = (text: string, fileName: string): Effect.Effect<Raw
     }
     skipSpace()
     if (i < n) {
-      reports.push({ location: `${fileName}:${line}`, field: "", kind: "invalid_json", reason: "not valid JSON: text after the closing ]" })
+      // Rows after a stray "]" would otherwise vanish unreported.
+      return Effect.fail(
+        new DatasetError({ file: fileName, message: `${fileName}:${line}: text after the closing ] of the JSON array` })
+      )
     }
     return Effect.succeed({ rows, reports })
   })

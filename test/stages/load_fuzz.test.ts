@@ -35,13 +35,19 @@ const mutate = (value: unknown): Effect.Effect<unknown> =>
     return copy
   })
 
-const checkAccounting = (bytes: Uint8Array, name: string) =>
+/** With one row per line (JSONL) every location names one row, so the check can be exact. */
+const checkAccounting = (bytes: Uint8Array, name: string, onePerLine: boolean) =>
   Effect.gen(function*() {
     const read = yield* readDataset(bytes, name, options)
     expect(read.rows.length + read.rowsInvalid).toBe(read.rowsRead)
     const reported = new Set(read.reports.map((report) => report.location))
-    expect(reported.size).toBe(read.rowsInvalid)
-    for (const row of read.rows) expect(reported.has(row.source)).toBe(false)
+    if (onePerLine) {
+      expect(reported.size).toBe(read.rowsInvalid)
+      for (const row of read.rows) expect(reported.has(row.source)).toBe(false)
+    } else {
+      expect(reported.size).toBeLessThanOrEqual(read.rowsInvalid)
+      expect(read.reports.length).toBeGreaterThanOrEqual(read.rowsInvalid)
+    }
     return read
   })
 
@@ -63,7 +69,7 @@ describe("load: seeded corruption of real rows", () => {
           // the first row stays intact so the format is detected the same way every round
           const lines = [JSON.stringify(rows[0])]
           for (const row of rows.slice(1)) lines.push(JSON.stringify(yield* mutate(row)) ?? "null")
-          const read = yield* checkAccounting(new TextEncoder().encode(lines.join("\n")), name)
+          const read = yield* checkAccounting(new TextEncoder().encode(lines.join("\n")), name, true)
           expect(read.rowsRead).toBe(rows.length)
         }
       }).pipe(Random.withSeed(name))
@@ -81,7 +87,7 @@ describe("load: seeded corruption of real rows", () => {
           const corrupted = (yield* Random.nextBoolean)
             ? array.slice(0, at) + array.slice(at + 1)
             : array.slice(0, at) + insert + array.slice(at)
-          const read = yield* Effect.result(checkAccounting(new TextEncoder().encode(corrupted), "rows.json"))
+          const read = yield* Effect.result(checkAccounting(new TextEncoder().encode(corrupted), "rows.json", false))
           if (read._tag === "Failure") expect(read.failure._tag).toBe("DatasetError")
         }
       }).pipe(Random.withSeed("json-array"))
