@@ -37,7 +37,7 @@ export const StageRecord = Schema.Struct({
 export type StageRecord = typeof StageRecord.Type
 
 /** How a stage instance ended in a run. */
-export const StageStatus = Schema.Literals(["pending", "hit", "ran", "failed", "skipped", "interrupted"])
+export const StageStatus = Schema.Literals(["pending", "running", "hit", "ran", "failed", "skipped", "interrupted"])
 export type StageStatus = typeof StageStatus.Type
 
 /** One stage instance as a run saw it. */

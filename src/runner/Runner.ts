@@ -307,13 +307,16 @@ export const runPipeline = (
             const again = yield* lookup(key)
             if (!forced && Option.isSome(again.record)) return hit(again.record.value)
             if (again.stale || forced) yield* store.deleteDocument("stages", key)
+            // The run record is rewritten when a stage starts and when it commits, so a killed run's
+            // record still names what it was doing and what it committed (for show, explain and gc).
             reporter.event({ type: "state", id: node.id, state: "running", key })
+            update(node.id, { status: "running" })
+            yield* store.putDocument("runs", runId, record("running"))
             const started = Date.now()
             const done = yield* Effect.scoped(execute(node, conf, key, manifest, inputs))
             const durationMs = Date.now() - started
             update(node.id, { status: "ran", outputs: done.outputs, metrics: done.metrics, durationMs })
             reporter.event({ type: "state", id: node.id, state: "done", key, durationMs })
-            // So a killed run's record still names what it committed (for show, explain and gc).
             yield* store.putDocument("runs", runId, record("running"))
             return done.outputs
           })
