@@ -68,11 +68,15 @@ export interface Loaded {
 
 const failure = (message: string, cause?: unknown) => new StageFailure({ stage: "load", message, cause })
 
-const countBy = (reads: ReadonlyArray<DatasetRead>, metrics: Record<string, number | string>): void => {
+/** `invalid.<kind>`: reports per kind; `unknownKeys.<key>`: rows holding a key no format reads. */
+const countMetrics = (reads: ReadonlyArray<DatasetRead>): Record<string, number> => {
+  const counts: Record<string, number> = {}
+  const add = (name: string, n: number) => (counts[name] = (counts[name] ?? 0) + n)
   for (const read of reads) {
-    for (const report of read.reports) metrics[`invalid.${report.kind}`] = ((metrics[`invalid.${report.kind}`] as number | undefined) ?? 0) + 1
-    for (const [key, rows] of read.unknownKeys) metrics[`unknownKeys.${key}`] = ((metrics[`unknownKeys.${key}`] as number | undefined) ?? 0) + rows
+    for (const report of read.reports) add(`invalid.${report.kind}`, 1)
+    for (const [key, rows] of read.unknownKeys) add(`unknownKeys.${key}`, rows)
   }
+  return counts
 }
 
 /**
@@ -114,15 +118,15 @@ export const loadDatasets = (
     if (split.train.length === 0) {
       return yield* failure(`${files.train.name}: no valid rows left for training (${rowsRead} read, ${rowsInvalid} invalid)`)
     }
-    const metrics: Record<string, number | string> = {
+    const metrics = {
       format: train.format,
       rowsRead,
       rowsSkipped: rowsInvalid,
       rowsTrain: split.train.length,
       rowsValidation: split.validation.length,
-      replacements: reads.reduce((sum, read) => sum + read.replacements, 0)
+      replacements: reads.reduce((sum, read) => sum + read.replacements, 0),
+      ...countMetrics(reads)
     }
-    countBy(reads, metrics)
     const ignored = reads.flatMap((read) =>
       [...read.unknownKeys].map(([key, rows]) => `ignored key "${key}" (not read by the ${read.format} format) in ${rows} rows`)
     )

@@ -52,14 +52,17 @@ export const optionalString = (
   return value
 }
 
-/** Records keys of `record` that are not in `known`, as `path.key` ("" path gives the bare key). */
+/**
+ * Records keys of `record` that are not in `known` and hold a value, as `path.key` ("" path gives
+ * the bare key). Null values are not counted: columnar files give every row every struct field.
+ */
 export const collectUnknownKeys = (
   record: Record<string, unknown>,
   known: ReadonlySet<string>,
   path: string,
   unknownKeys: Array<string>
 ): void => {
-  for (const key of Object.keys(record)) {
-    if (!known.has(key)) unknownKeys.push(path === "" ? key : `${path}.${key}`)
+  for (const [key, value] of Object.entries(record)) {
+    if (!known.has(key) && !isAbsent(value)) unknownKeys.push(path === "" ? key : `${path}.${key}`)
   }
 }

@@ -286,6 +286,9 @@ describeOracle("load: columnar files written by pyarrow (oracle)", () => {
       expect(loaded.metrics.format).toBe("messages")
       expect(conversations(loaded)).toEqual(conversations(reference))
       expect(loaded.train.map((row) => row.source)).toEqual(reference.train.map((_, index) => `${name}:row ${index}`))
+      // null struct fields (tool_calls, name) are absent values, not unknown keys; the int64 id is one
+      expect(Object.keys(loaded.metrics).filter((key) => key.startsWith("unknownKeys."))).toEqual(["unknownKeys.id"])
+      expect(loaded.metrics["unknownKeys.id"]).toBe(reference.train.length)
     }
   )
 })

@@ -21,9 +21,12 @@ message = pa.struct([
         ("function", pa.struct([("name", pa.string()), ("arguments", pa.string())])),
     ]))),
     ("name", pa.string()),
+    # a field no row sets: every message gets it as null, which must not count as an unknown key
+    ("tool_call_id", pa.string()),
 ])
-schema = pa.schema([("messages", pa.list_(message)), ("tools", pa.string())])
-table = pa.Table.from_pylist(rows, schema=schema)
+# "id" is an int64 column no format reads: it must be counted as an ignored key, not break reading.
+schema = pa.schema([("messages", pa.list_(message)), ("tools", pa.string()), ("id", pa.int64())])
+table = pa.Table.from_pylist([{**row, "id": 2**40 + i} for i, row in enumerate(rows)], schema=schema)
 
 codecs = {}
 for codec in ("snappy", "zstd"):
