@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@
 #include "cpu/parallel.h"
 
 namespace {
+
+// The thread pool is one per process and its size is set per job: jobs of different models (say a
+// training and an evaluation model) take turns instead of resizing it under each other.
+std::mutex engine_mutex;
 
 Napi::Value throw_error(Napi::Env env, const std::string& message) {
   Napi::Error::New(env, message).ThrowAsJavaScriptException();
@@ -445,6 +450,7 @@ Job::Job(Napi::Env env, ModelWrap* owner, Napi::Object self, std::function<std::
       result_(std::move(result)) {}
 
 void Job::Execute() {
+  std::lock_guard<std::mutex> lock(engine_mutex);
   try {
     set_num_threads(owner_->threads());
     std::string error = work_();

@@ -11,6 +11,7 @@
 #include "cpu/attention.h"
 #include "cpu/cross_entropy.h"
 #include "cpu/embedding.h"
+#include "cpu/gemm.h"
 #include "cpu/matmul.h"
 #include "cpu/parallel.h"
 #include "cpu/rmsnorm.h"
@@ -43,6 +44,12 @@ static void scale_inplace(float* x, float s, int64_t n) {
   parallel_for(n, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; i++) x[i] *= s;
   });
+}
+
+// dinp (N,C) += dout (N,OC) @ weight (OC,C): the input gradient of a linear whose input another
+// linear also reads (k and v share q's input, up shares gate's), added without a temporary.
+static void matmul_backward_dinp_accumulate(float* dinp, const float* dout, const float* weight, int N, int C, int OC) {
+  sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, true);
 }
 
 // ----------------------------------------------------------------------------
@@ -329,8 +336,8 @@ void Model::layer_backward(int l, float* dres, const LayerActs& a, const float* 
   matmul_backward(dh_, G.downw, nullptr, dres, a.h, P.downw, N, F, C);
   swiglu_backward(dgate_, dup_, dh_, a.gate, a.up, N, F);
   matmul_backward(dln_, G.gatew, nullptr, dgate_, a.ln2, P.gatew, N, C, F);
-  matmul_backward(dtmp_, G.upw, nullptr, dup_, a.ln2, P.upw, N, C, F);
-  add_inplace(dln_, dtmp_, NC);
+  matmul_backward(nullptr, G.upw, nullptr, dup_, a.ln2, P.upw, N, C, F);
+  matmul_backward_dinp_accumulate(dln_, dup_, P.upw, N, C, F);
   rmsnorm_backward(dtmp_, G.ln2w, dln_, a.res_mid, P.ln2w, a.ln2_rstd, N, C);
   add_inplace(dres, dtmp_, NC);
   // dres is now d(res_mid) (N,C); res_mid = x + o_proj(att)
@@ -348,10 +355,10 @@ void Model::layer_backward(int l, float* dres, const LayerActs& a, const float* 
     dkproj = dk_;
   }
   matmul_backward(dln_, G.qw, G.qb, dqproj, a.ln1, P.qw, N, C, QD);
-  matmul_backward(dtmp_, G.kw, G.kb, dkproj, a.ln1, P.kw, N, C, KD);
-  add_inplace(dln_, dtmp_, NC);
-  matmul_backward(dtmp_, G.vw, G.vb, dv_, a.ln1, P.vw, N, C, KD);
-  add_inplace(dln_, dtmp_, NC);
+  matmul_backward(nullptr, G.kw, G.kb, dkproj, a.ln1, P.kw, N, C, KD);
+  matmul_backward_dinp_accumulate(dln_, dkproj, P.kw, N, C, KD);
+  matmul_backward(nullptr, G.vw, G.vb, dv_, a.ln1, P.vw, N, C, KD);
+  matmul_backward_dinp_accumulate(dln_, dv_, P.vw, N, C, KD);
   rmsnorm_backward(dtmp_, G.ln1w, dln_, x, P.ln1w, a.ln1_rstd, N, C);
   add_inplace(dres, dtmp_, NC);
   // dres is now d(x) (N,C)
