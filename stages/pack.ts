@@ -54,7 +54,7 @@ class BinsByRoom {
   private readonly counts: Int32Array
   private readonly stacks: Array<Array<number>>
 
-  constructor(readonly maxRoom: number) {
+  constructor(maxRoom: number) {
     this.size = 1 << Math.ceil(Math.log2(maxRoom + 1))
     this.counts = new Int32Array(2 * this.size)
     this.stacks = Array.from({ length: maxRoom + 1 }, () => [])
@@ -65,7 +65,7 @@ class BinsByRoom {
     for (let node = room + this.size; node >= 1; node >>= 1) this.counts[node]!++
   }
 
-  /** Removes and returns the most recently added bin with the least room >= `length`, or -1. */
+  /** Removes and returns the most recently added bin with the least room >= `length`, if any. */
   takeBestFit(length: number): { bin: number; room: number } | undefined {
     const room = this.firstAtLeast(1, 0, this.size - 1, length)
     if (room < 0) return undefined
@@ -74,6 +74,7 @@ class BinsByRoom {
     return { bin, room }
   }
 
+  /** The smallest room >= `length` held by some bin under `node` (covering rooms lo..hi), or -1. */
   private firstAtLeast(node: number, lo: number, hi: number, length: number): number {
     if (hi < length || this.counts[node] === 0) return -1
     if (lo === hi) return lo
