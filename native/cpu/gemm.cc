@@ -19,7 +19,13 @@
 namespace {
 
 constexpr int MR = 6, NR = 16;
-constexpr int KC = 256, MC = 72, NC = 3072;
+#ifndef GEMM_KC
+#define GEMM_KC 256
+#endif
+#ifndef GEMM_MC
+#define GEMM_MC 72
+#endif
+constexpr int KC = GEMM_KC, MC = GEMM_MC, NC = 3072;
 
 struct Buffers {
   float* a = nullptr;  // packed A block: MC x KC, as MR-row slivers
@@ -45,6 +51,13 @@ void pack_a(float* dst, const float* A, int64_t rsa, int64_t csa, int i0, int mc
   for (int s = 0; s < mc; s += MR) {
     int rows = std::min(MR, mc - s);
     float* d = dst + static_cast<int64_t>(s) * kc;
+    if (rsa == 1 && rows == MR) {
+      // A is stored transposed (columns contiguous): copy MR consecutive floats per k.
+      const float* src = A + (i0 + s) + p0 * csa;
+      for (int k = 0; k < kc; k++)
+        for (int r = 0; r < MR; r++) d[k * MR + r] = src[k * csa + r];
+      continue;
+    }
     for (int r = 0; r < rows; r++) {
       const float* src = A + (i0 + s + r) * rsa + p0 * csa;
       for (int k = 0; k < kc; k++) d[k * MR + r] = src[k * csa];
