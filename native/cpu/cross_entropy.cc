@@ -6,6 +6,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/parallel.h"
+#include "cpu/vexp.h"
 
 namespace {
 
@@ -23,21 +24,19 @@ std::vector<int> trained_rows(const int32_t* target, int N) {
   return rows;
 }
 
-// logits (M,V) in place -> probabilities; returns the chunk's summed loss (token order).
+// logits (M,V) in place -> probabilities (when wanted); returns the chunk's summed loss in token order.
 double softmax_loss(float* logits, const int32_t* tgt, int M, int V, bool want_probs) {
   std::vector<double> losses(M);
   parallel_for(M, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       float* z = logits + r * V;
-      float m = -INFINITY;
-      for (int c = 0; c < V; c++) m = z[c] > m ? z[c] : m;
-      double sum = 0.0;
-      for (int c = 0; c < V; c++) sum += std::exp(static_cast<double>(z[c] - m));
-      double lse = m + std::log(sum);
-      losses[r] = lse - z[tgt[r]];
+      const float m = max_of(z, V);
+      const float target_logit = z[tgt[r]];
+      const float sum = exp_shift_sum(z, V, m);
+      losses[r] = static_cast<double>(m) + std::log(static_cast<double>(sum)) - target_logit;
       if (want_probs) {
-        float ml = static_cast<float>(lse);
-        for (int c = 0; c < V; c++) z[c] = std::exp(z[c] - ml);
+        const float inv = 1.0f / sum;
+        for (int c = 0; c < V; c++) z[c] *= inv;
       }
     }
   });
