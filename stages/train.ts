@@ -1,0 +1,203 @@
+/**
+ * train: full fine-tuning of a Llama-family model on packed rows with the native engine, with the
+ * hyper-parameters (names and defaults) of transformers' TrainingArguments.
+ *
+ * Each optimizer step sums the token losses of its micro-batches and divides by the trained tokens
+ * of the whole step, so gradient accumulation gives the same update as one large batch. The data
+ * order is a pure function of the seed, so a run resumed from a checkpoint continues bit for bit.
+ * Outputs: the trained model as a Hugging Face directory, and the per-step log history.
+ */
+import { Effect, Option, Schema } from "effect"
+import { copyFile, mkdir, readdir } from "node:fs/promises"
+import { join } from "node:path"
+import { readHfConfig, loadHfModel } from "../native/hfConfig.ts"
+import { exportHfModel } from "../native/hfExport.ts"
+import { NativeModel } from "../native/index.ts"
+import type { Batch } from "../native/index.ts"
+import { initWeights } from "../native/init.ts"
+import { defineStage, Files, Optional, StageFailure, Table } from "../src/index.ts"
+import { packedSchema } from "./pack.ts"
+import { makeBatch, planSteps } from "./train/batches.ts"
+import { readCheckpoint, writeCheckpoint } from "./train/checkpoint.ts"
+import { historySchema, historyTable } from "./train/history.ts"
+import type { HistoryRow } from "./train/history.ts"
+import { lrFactor, schedulerTypes, warmupSteps } from "./train/schedule.ts"
+
+const positive = Schema.Finite.check(Schema.isGreaterThan(0))
+const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+const count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const withDefault = <S extends Schema.Top>(value: S["Type"]) => (schema: S) =>
+  schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
+
+export const TrainConfig = Schema.Struct({
+  /** Start from weights initialised with the stage seed (the model directory needs only config.json). */
+  fromScratch: Schema.Boolean.pipe(withDefault(false)),
+  learningRate: positive.pipe(withDefault(2e-5)),
+  numTrainEpochs: count.pipe(withDefault(3)),
+  perDeviceTrainBatchSize: count.pipe(withDefault(8)),
+  gradientAccumulationSteps: count.pipe(withDefault(1)),
+  warmupRatio: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })).pipe(withDefault(0)),
+  lrSchedulerType: Schema.Literals(schedulerTypes).pipe(withDefault("linear")),
+  weightDecay: nonNegative.pipe(withDefault(0)),
+  maxGradNorm: nonNegative.pipe(withDefault(1)),
+  adamBeta1: nonNegative.pipe(withDefault(0.9)),
+  adamBeta2: nonNegative.pipe(withDefault(0.999)),
+  adamEpsilon: positive.pipe(withDefault(1e-8)),
+  /** Evaluate on the validation rows every N steps (and always at the end when they are wired). */
+  evalSteps: Schema.optionalKey(count),
+  /** Save a resumable checkpoint every N steps. */
+  saveSteps: Schema.optionalKey(count),
+  /** Recompute activations in backward (gradient checkpointing): same bits, less memory. */
+  gradientCheckpointing: Schema.Boolean.pipe(withDefault(false)),
+  /** Steps of a `--sanity` run. */
+  sanitySteps: count.pipe(withDefault(20))
+})
+export type TrainConfig = typeof TrainConfig.Type
+
+const failure = (message: string, cause?: unknown) => new StageFailure({ stage: "train", message, cause })
+
+// Files of the model directory that describe the tokenizer; they travel with the trained weights.
+const weightFile = /^(config\.json|.*\.safetensors|model\.safetensors\.index\.json)$/
+
+/** Sum of losses and scored tokens over `batches`, without gradients. */
+const evaluate = (model: NativeModel, batches: ReadonlyArray<Batch>) =>
+  Effect.tryPromise({
+    try: async () => {
+      let lossSum = 0
+      let tokens = 0
+      for (const batch of batches) {
+        const result = await model.evalLoss(batch)
+        lossSum += result.lossSum
+        tokens += result.tokens
+      }
+      return tokens === 0 ? null : lossSum / tokens
+    },
+    catch: (cause) => failure(`evaluation failed: ${(cause as Error).message}`, cause)
+  })
+
+export const train = defineStage({
+  name: "train",
+  module: import.meta.url,
+  extraCode: ["../native/cpu", "../native/binding", "../native/addon.cc", "../native/binding.gyp"],
+  config: TrainConfig,
+  inputs: { train: Table(packedSchema), validation: Optional(Table(packedSchema)), model: Files() },
+  outputs: { model: Files(), history: Table(historySchema) },
+  env: () => ({ backend: "cpu", dtype: "float32" }),
+  run: (ctx) =>
+    Effect.gen(function*() {
+      const { config } = ctx
+      const dir = ctx.inputs.model.dir
+      const hf = config.fromScratch
+        ? yield* readHfConfig(dir).pipe(Effect.map((model) => {
+          const range = typeof model.json.initializer_range === "number" ? model.json.initializer_range : 0.02
+          return { ...model, weights: initWeights(model.config, { seed: ctx.seed, initializerRange: range }) }
+        }))
+        : yield* loadHfModel(dir)
+      const options = { recompute: config.gradientCheckpointing }
+
+      const table = ctx.inputs.train
+      const plan = planSteps(table.numRows, {
+        epochs: config.numTrainEpochs,
+        batchSize: config.perDeviceTrainBatchSize,
+        accumulation: config.gradientAccumulationSteps,
+        seed: ctx.seed
+      })
+      const total = ctx.sanity ? Math.min(config.sanitySteps, plan.length) : plan.length
+      const warmup = warmupSteps(config.warmupRatio, total)
+      const stepsPerEpoch = plan.length / config.numTrainEpochs
+      const validation = ctx.inputs.validation
+      const evalBatches: Array<Batch> = []
+      if (validation !== undefined) {
+        for (let i = 0; i < validation.numRows; i += config.perDeviceTrainBatchSize) {
+          const rows = Array.from({ length: Math.min(config.perDeviceTrainBatchSize, validation.numRows - i) }, (_, k) => i + k)
+          evalBatches.push(makeBatch(validation, rows))
+        }
+      }
+
+      const resumed = yield* ctx.checkpoints.latest()
+      let model: NativeModel
+      let history: Array<HistoryRow> = []
+      if (Option.isSome(resumed)) {
+        const checkpoint = yield* readCheckpoint(resumed.value.dir)
+        model = NativeModel.restore(hf.config, checkpoint.state, options)
+        history = [...checkpoint.history]
+        ctx.log(`resumed from the checkpoint of step ${checkpoint.state.step}`)
+      } else {
+        model = NativeModel.create(hf.config, hf.weights, options)
+      }
+
+      const started = performance.now()
+      let trainedTokens = 0
+      for (let step = model.stepCount; step < total; step++) {
+        const lr = config.learningRate * lrFactor(config.lrSchedulerType, step, total, warmup)
+        const result = yield* Effect.tryPromise({
+          try: async () => {
+            let lossSum = 0
+            let tokens = 0
+            for (const rows of plan[step]!) {
+              const micro = await model.accumulate(makeBatch(table, rows))
+              lossSum += micro.lossSum
+              tokens += micro.tokens
+            }
+            if (tokens === 0) throw new Error(`step ${step + 1} has no trained tokens`)
+            const { gradNorm } = await model.step(tokens, {
+              lr,
+              beta1: config.adamBeta1,
+              beta2: config.adamBeta2,
+              eps: config.adamEpsilon,
+              weightDecay: config.weightDecay,
+              maxGradNorm: config.maxGradNorm
+            })
+            return { loss: lossSum / tokens, tokens, gradNorm }
+          },
+          catch: (cause) => failure(`training failed at step ${step + 1}: ${(cause as Error).message}`, cause)
+        })
+        trainedTokens += result.tokens
+        const done = step + 1
+        const evalNow = evalBatches.length > 0 && (done === total || (config.evalSteps !== undefined && done % config.evalSteps === 0))
+        const row: HistoryRow = {
+          step: done,
+          epoch: done / stepsPerEpoch,
+          loss: result.loss,
+          learning_rate: lr,
+          grad_norm: result.gradNorm,
+          trained_tokens: result.tokens,
+          eval_loss: evalNow ? yield* evaluate(model, evalBatches) : null
+        }
+        history.push(row)
+        ctx.log(`step ${done}/${total} loss ${row.loss.toFixed(4)} lr ${lr.toExponential(3)} grad_norm ${row.grad_norm.toFixed(3)}${row.eval_loss === null ? "" : ` eval_loss ${row.eval_loss.toFixed(4)}`}`)
+        ctx.progress(done, total)
+        if (config.saveSteps !== undefined && done % config.saveSteps === 0 && done < total) {
+          const checkpointDir = join(ctx.tmpDir, `checkpoint-${done}`)
+          yield* Effect.promise(() => mkdir(checkpointDir))
+          yield* writeCheckpoint(checkpointDir, model.saveState(), history)
+          yield* ctx.checkpoints.save(done, checkpointDir)
+        }
+      }
+      const seconds = (performance.now() - started) / 1000
+
+      const out = join(ctx.tmpDir, "model")
+      yield* Effect.tryPromise({
+        try: async () => {
+          await mkdir(out)
+          for (const name of await readdir(dir)) if (!weightFile.test(name)) await copyFile(join(dir, name), join(out, name))
+        },
+        catch: (cause) => failure(`cannot copy the tokenizer files of ${dir}`, cause)
+      })
+      yield* exportHfModel(out, hf, model.weights())
+
+      const last = history.at(-1)
+      const finalEval = [...history].reverse().find((r) => r.eval_loss !== null)?.eval_loss
+      return {
+        outputs: { model: { dir: out }, history: historyTable(history) },
+        metrics: {
+          steps: history.length,
+          trainLoss: last?.loss ?? Number.NaN,
+          firstLoss: history[0]?.loss ?? Number.NaN,
+          ...(finalEval === undefined || finalEval === null ? {} : { evalLoss: finalEval }),
+          tokensPerSecond: seconds > 0 ? Math.round(trainedTokens / seconds) : 0,
+          peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024)
+        }
+      }
+    }).pipe(Effect.mapError((error) => error instanceof StageFailure ? error : failure(error.message, error)))
+})
