@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { HfConfigError, loadHfModel, parameterShapes, parseHfConfig, readHfConfig } from "../../native/hfConfig.ts"
+import { exportedConfigJson } from "../../native/hfExport.ts"
 import { readSafetensors, writeSafetensors } from "../../native/safetensors.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
 
@@ -140,6 +141,20 @@ describe("hfConfig: loading a model directory", () => {
     writeFileSync(join(dir, "config.json"), "{ not json")
     const exit = await Effect.runPromiseExit(readHfConfig(dir))
     expect(Exit.isFailure(exit) && Cause.pretty(exit.cause)).toContain(`${join(dir, "config.json")}: not valid JSON`)
+  })
+})
+
+describe("hfExport: config.json keeps the input's form", () => {
+  it("keeps transformers 4 keys and sets torch_dtype to float32", () => {
+    const v4 = { ...configs[3]!.json, torch_dtype: "bfloat16", transformers_version: "4.45.0" }
+    const out = exportedConfigJson(v4)
+    expect(out).toEqual({ ...v4, torch_dtype: "float32" })
+    expect(decode(out).config.invFreq).toEqual(decode(v4).config.invFreq)
+  })
+
+  it("keeps transformers 5 keys and adds dtype when absent", () => {
+    const v5 = configs[5]!.json
+    expect(exportedConfigJson(v5)).toEqual({ ...v5, dtype: "float32" })
   })
 })
 

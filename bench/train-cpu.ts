@@ -1,0 +1,127 @@
+/**
+ * Training throughput of the native CPU engine against PyTorch, measured in the same run.
+ *
+ * Reference configuration: a Llama with vocab 8192, hidden 384, 6 layers, 6 heads, 2 KV heads,
+ * FFN 1024; a step is 8 documents of 256 tokens (2048 tokens) through forward, backward, gradient
+ * clipping and AdamW. Ours: NativeModel with one thread on the documents packed into one batch.
+ * PyTorch: transformers' LlamaForCausalLM in fp32 with torch.set_num_threads(1) on the same shapes
+ * (8 rows of 256), torch.optim.AdamW. Each side runs warm-up steps, then timed steps, one after
+ * the other so they never share the CPU.
+ *
+ *   npx tsx bench/train-cpu.ts [--steps 5] [--warmup 2]
+ *
+ * FLOPs per step (stated, not measured): 6·N·T + 6·L·H·D·S·T, where N counts the parameters that
+ * take part in matrix products (every linear and lm_head; not the embedding lookup), T the tokens of
+ * the step, S the document length: 6·N·T for forward + backward of the linears, and causal attention's
+ * QKᵀ and AV, 2·2·(S²/2)·H·D per layer and document forward, ×3 with backward.
+ */
+import { Effect } from "effect"
+import { spawnSync } from "node:child_process"
+import { existsSync } from "node:fs"
+import { homedir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { parseHfConfig, parameterShapes } from "../native/hfConfig.ts"
+import { NativeModel } from "../native/index.ts"
+import type { AdamWOptions, Batch } from "../native/index.ts"
+import { initWeights } from "../native/init.ts"
+
+const { values: args } = parseArgs({
+  options: { steps: { type: "string", default: "5" }, warmup: { type: "string", default: "2" } }
+})
+const steps = Number(args.steps)
+const warmup = Number(args.warmup)
+
+const batchRows = 8
+const seq = 256
+const configJson = {
+  architectures: ["LlamaForCausalLM"],
+  model_type: "llama",
+  vocab_size: 8192,
+  hidden_size: 384,
+  intermediate_size: 1024,
+  num_hidden_layers: 6,
+  num_attention_heads: 6,
+  num_key_value_heads: 2,
+  max_position_embeddings: seq,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  tie_word_embeddings: false,
+  initializer_range: 0.02
+}
+const adam: AdamWOptions = { lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 }
+
+const { config } = Effect.runSync(parseHfConfig(configJson, "bench/train-cpu.ts"))
+const tokens = batchRows * seq
+const matmulParams = Object.entries(parameterShapes(config))
+  .filter(([name, shape]) => shape.length === 2 && name !== "model.embed_tokens.weight")
+  .reduce((n, [, shape]) => n + shape[0]! * shape[1]!, 0)
+const flopsPerStep = 6 * matmulParams * tokens + 6 * config.numLayers * config.numHeads * config.headDim * seq * tokens
+
+const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`
+const report = (name: string, seconds: ReadonlyArray<number>, maxRssKib: number): number => {
+  const total = seconds.reduce((a, b) => a + b, 0)
+  const tokPerS = (tokens * seconds.length) / total
+  const sorted = [...seconds].sort((a, b) => a - b)
+  console.log(
+    `${name.padEnd(8)} ${tokPerS.toFixed(0).padStart(6)} tok/s  ${((flopsPerStep * seconds.length) / total / 1e9).toFixed(1).padStart(5)} GFLOP/s  ` +
+      `step median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)} s (min ${sorted[0]!.toFixed(3)}, max ${sorted.at(-1)!.toFixed(3)})  peak RSS ${mib(maxRssKib)}`
+  )
+  return tokPerS
+}
+
+console.log(
+  `bench train-cpu: Llama vocab ${config.vocabSize}, hidden ${config.hiddenSize}, ${config.numLayers} layers, ` +
+    `${config.numHeads} heads / ${config.numKvHeads} KV heads, FFN ${config.intermediateSize}; ${batchRows} documents × ${seq} = ${tokens} tokens/step; ` +
+    `fwd+bwd+clip+AdamW, fp32, 1 thread; ${warmup} warm-up + ${steps} timed steps`
+)
+console.log(
+  `FLOPs/step = 6·N·T + 6·L·H·D·S·T = 6·${matmulParams}·${tokens} + 6·${config.numLayers}·${config.numHeads}·${config.headDim}·${seq}·${tokens} = ${(flopsPerStep / 1e9).toFixed(1)} GFLOP`
+)
+
+// PyTorch first, in its own process; its numbers come back as JSON.
+const oracle = join(process.env.SFT_ORACLE ?? join(homedir(), ".cache", "sft-oracle"), "bin", "python")
+if (!existsSync(oracle)) throw new Error(`oracle not found at ${oracle} (run scripts/oracle.sh or set SFT_ORACLE)`)
+const ref = spawnSync(oracle, [fileURLToPath(new URL("./train_cpu_ref.py", import.meta.url))], {
+  input: JSON.stringify({
+    config: configJson, batch: batchRows, seq, warmup, steps, seed: 0,
+    adam: { lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weight_decay: adam.weightDecay, max_grad_norm: adam.maxGradNorm }
+  }),
+  encoding: "utf8",
+  maxBuffer: 1 << 26,
+  env: { ...process.env, OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" }
+})
+if (ref.status !== 0) throw new Error(`bench/train_cpu_ref.py failed (${ref.status}):\n${ref.stderr}`)
+const theirs = JSON.parse(ref.stdout) as { seconds: Array<number>; losses: Array<number>; max_rss_kib: number }
+const refTokPerS = report("pytorch", theirs.seconds, theirs.max_rss_kib)
+
+// Ours: the same documents' shapes packed into one batch, positions reset per document.
+let state = 1
+const nextToken = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) % config.vocabSize
+const inputIds = Int32Array.from({ length: tokens }, nextToken)
+const labels = inputIds.map((id, i) => (i % seq === 0 ? -100 : id))
+const batch: Batch = {
+  inputIds,
+  labels,
+  positionIds: Int32Array.from({ length: tokens }, (_, i) => i % seq),
+  cuSeqlens: Int32Array.from({ length: batchRows + 1 }, (_, i) => i * seq)
+}
+const model = NativeModel.create(config, initWeights(config, { seed: 0, initializerRange: 0.02 }), { threads: 1 })
+const seconds: Array<number> = []
+const losses: Array<number> = []
+for (let step = 0; step < warmup + steps; step++) {
+  const start = performance.now()
+  const { lossSum, tokens: scored } = await model.accumulate(batch)
+  await model.step(scored, adam)
+  const elapsed = (performance.now() - start) / 1000
+  losses.push(lossSum / scored)
+  if (step >= warmup) seconds.push(elapsed)
+}
+
+const oursTokPerS = report("ours", seconds, process.resourceUsage().maxRSS)
+console.log(`losses   ours ${losses.map((l) => l.toFixed(3)).join(" ")}; pytorch ${theirs.losses.map((l) => l.toFixed(3)).join(" ")}`)
+console.log("peak RSS is the whole process: Node's or Python's own footprint (with torch imported) included")
+console.log(
+  `bench train-cpu: ours=${oursTokPerS.toFixed(0)} tok/s ref=${refTokPerS.toFixed(0)} tok/s ratio=${(oursTokPerS / refTokPerS).toFixed(2)}`
+)
