@@ -16,6 +16,7 @@ import type { BlobRef } from "../src/index.ts"
 import { Blob, defineStage, Optional, StageFailure, Table } from "../src/index.ts"
 import { conversationSchema, toConversationTable } from "./formats/conversationTable.ts"
 import { formatNames } from "./formats/format.ts"
+import { inspectConversations } from "./formats/inspectConversations.ts"
 import type { DatasetOptions, DatasetRead, LoadedRow } from "./formats/readDataset.ts"
 import { readDataset } from "./formats/readDataset.ts"
 import { formatReport } from "./formats/report.ts"
@@ -156,5 +157,12 @@ export const load = defineStage({
         outputs: { train: toConversationTable(loaded.train), validation: toConversationTable(loaded.validation) },
         metrics: loaded.metrics
       }
-    })
+    }),
+  inspect: (ctx) =>
+    Effect.succeed(
+      [
+        inspectConversations("train", ctx.outputs.train, ctx.rows, ctx.color),
+        inspectConversations("validation", ctx.outputs.validation, ctx.rows, ctx.color)
+      ].join("\n\n")
+    )
 })

@@ -267,6 +267,30 @@ describe("load: formats", () => {
   })
 })
 
+describe("load: inspect", () => {
+  it("shows the first rows one message per line, tool calls and tool names included", async () => {
+    const loaded = await run({ train: file(join(datasets, "llama-factory/glaive_toolcall_en_demo.json")) })
+    const view = await Effect.runPromise(Effect.scoped(load.inspect!({
+      config: config(),
+      inputs: { train: undefined as never, validation: undefined },
+      outputs: { train: toConversationTable(loaded.train), validation: toConversationTable([]) },
+      rows: 1,
+      color: false
+    })))
+    const lines = view.split("\n")
+    expect(lines.slice(0, 3)).toEqual([
+      "train: 300 rows",
+      "glaive_toolcall_en_demo.json:2",
+      `  tools: ${loaded.train[0]!.conversation.tools!.slice(0, 97)}...`
+    ])
+    expect(lines).toContain("  user: I have chicken, bell peppers, and rice.")
+    expect(lines).toContain("  assistant: ")
+    expect(lines.some((line) => line.startsWith('    tool_calls: [{"type":"function","function":{"name":"search_recipes"'))).toBe(true)
+    expect(lines.some((line) => line.startsWith('  tool (search_recipes): {"recipes"'))).toBe(true)
+    expect(lines.at(-1)).toBe("validation: 0 rows")
+  })
+})
+
 describeOracle("load: columnar files written by pyarrow (oracle)", () => {
   const jsonl = join(fixtures, "messages.jsonl")
   const dir = mkdtempSync(join(tmpdir(), "load-columnar-"))
