@@ -139,13 +139,15 @@ const make = (rootDir: string) =>
           (value) => resume(Effect.succeed(value)),
           (cause) => resume(Effect.fail(new StoreError({ method, key, message: `${key}: ${(cause as Error).message}`, cause })))
         )
-        return Effect.promise(() => {
-          controller.abort()
-          return running.then(
-            () => undefined,
-            () => undefined
-          )
-        })
+        return Effect.uninterruptible(
+          Effect.promise(() => {
+            controller.abort()
+            return running.then(
+              () => undefined,
+              () => undefined
+            )
+          })
+        )
       })
 
     const putBytes = (bytes: Uint8Array) =>

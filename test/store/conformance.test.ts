@@ -8,7 +8,7 @@ import { join, relative } from "node:path"
 import type * as NodeServices from "@effect/platform-node/NodeServices"
 import type { Scope } from "effect"
 import { Effect, Exit, Fiber, Option } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, describe, expect, it } from "vitest"
 import * as Digests from "../../src/store/Digest.ts"
 import { Store, StoreError } from "../../src/store/Store.ts"
 import { implementations, runWith, sha256sum, tempDir } from "./support.ts"
@@ -25,6 +25,7 @@ for (const [name, makeLayer] of implementations) {
       temp.cleanup()
       temp = tempDir(name)
     })
+    afterAll(() => temp.cleanup())
     const run = <A, E>(effect: Effect.Effect<A, E, Store | Scope.Scope | NodeServices.NodeServices>) =>
       runWith(makeLayer(temp.dir))(effect)
     const writeSource = (file: string, bytes: Uint8Array) => {
