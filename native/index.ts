@@ -82,7 +82,7 @@ export interface ModelOptions {
 export interface TrainingState {
   /** Optimizer steps taken. */
   readonly step: number
-  /** The sampling RNG (xoshiro256**) as 8 uint32 words. */
+  /** The sampling RNG (xoshiro256**) as 8 uint32 words; generate() reseeds it from its seed option. */
   readonly rng: Uint32Array
   readonly weights: Weights
   /** Adam first and second moments, by parameter name. */

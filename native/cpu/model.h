@@ -101,7 +101,6 @@ class Model {
 
   const ModelConfig& config() const { return cfg_; }
   const std::vector<TensorSlot>& slots() const { return slots_; }
-  int64_t num_params() const { return num_params_; }
   float* params() { return params_.get(); }
   float* grads() { return grads_.get(); }
   float* adam_m() { return m_.get(); }

@@ -66,6 +66,10 @@ describe("native model training", () => {
     await train(plain, 3)
     await train(recompute, 3)
     expect(sameBits(plain.weights(), recompute.weights())).toBe(true)
+    // generation fills its KV cache from the same forward pass
+    const prompt = Int32Array.from(docs[0]!.ids)
+    const opts = { maxNewTokens: 6, temperature: 0, topP: 1, stopTokens: [], seed: 0 }
+    expect(Array.from(await recompute.generate(prompt, opts))).toEqual(Array.from(await plain.generate(prompt, opts)))
   })
 
   test("a larger micro-batch after a smaller one grows the activations and matches a fresh model", async () => {
