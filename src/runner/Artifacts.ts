@@ -93,6 +93,23 @@ const isInside = (path: string, dir: string): boolean => {
   return rel !== "" && !rel.startsWith("..") && !rel.startsWith(sep) && !/^[A-Za-z]:/.test(rel)
 }
 
+interface TypeLike {
+  readonly typeId: number
+  readonly children?: ReadonlyArray<{ name: string; nullable: boolean; type: TypeLike }> | null
+}
+
+/**
+ * Structural type equality. Not `arrow.util.compareTypes`: it compares classes, so the `Int32` a
+ * stage declares and the `Int_` of bit width 32 that IPC decoding makes are unequal to it.
+ */
+const sameType = (a: TypeLike, b: TypeLike): boolean => {
+  if (a.typeId !== b.typeId || String(a) !== String(b)) return false
+  const ca = a.children ?? []
+  const cb = b.children ?? []
+  return ca.length === cb.length &&
+    ca.every((child, i) => child.name === cb[i]!.name && child.nullable === cb[i]!.nullable && sameType(child.type, cb[i]!.type))
+}
+
 const describeField = (field: { name: string; type: unknown; nullable: boolean }): string =>
   `${field.name}: ${String(field.type)}${field.nullable ? " (nullable)" : ""}`
 
@@ -119,7 +136,7 @@ export const putOutput = (
         for (let i = 0; i < declared.length; i++) {
           const want = declared[i]!
           const got = actual[i]!
-          if (want.name !== got.name || want.nullable !== got.nullable || !arrow.util.compareTypes(want.type, got.type)) {
+          if (want.name !== got.name || want.nullable !== got.nullable || !sameType(want.type, got.type)) {
             return yield* mismatch(`column ${i}: expected ${describeField(want)}, got ${describeField(got)}`)
           }
         }
