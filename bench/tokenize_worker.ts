@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from "node:worker_threads"
 import type { TemplateMessage } from "../stages/chat/ChatTemplate.ts"
-import { deriveEndOfTurn, renderWithSpans } from "../stages/chat/spans.ts"
+import { SpanFinder } from "../stages/chat/SpanFinder.ts"
+import { deriveEndOfTurn } from "../stages/chat/spans.ts"
 import { resolveTemplateSource } from "../stages/chat/TemplateSource.ts"
 import { loadEncoder, tokenizeRows } from "../stages/tokenize.ts"
 
@@ -27,16 +28,13 @@ const { tokenizerDir } = workerData as { tokenizerDir: string }
 const source = resolveTemplateSource({ kwargs: {} }, tokenizerDir)
 const template = source.templateFor(false)
 const endOfTurn = deriveEndOfTurn(template, source.variables, source.specialTokens)
+const finder = new SpanFinder(template, { variables: source.variables, endOfTurn, specialTokens: source.specialTokens })
 const encoder = loadEncoder(`${tokenizerDir}/tokenizer.json`)
 const port = parentPort!
 
 port.on("message", (request: WorkRequest) => {
   const rendered = request.rows.map((row) => ({
-    ...renderWithSpans(template, { messages: row.messages, tools: null, source: row.source }, {
-      variables: source.variables,
-      endOfTurn,
-      specialTokens: source.specialTokens
-    }),
+    ...finder.find({ messages: row.messages, tools: null, source: row.source }),
     source: row.source
   }))
   const { examples, counts } = tokenizeRows(

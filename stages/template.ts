@@ -11,8 +11,9 @@ import { Effect, Schema } from "effect"
 import { defineStage, Files, Optional, StageFailure, Table, tableSchema } from "../src/index.ts"
 import type { TemplateMessage } from "./chat/ChatTemplate.ts"
 import { ChatTemplateError } from "./chat/ChatTemplateError.ts"
+import { SpanFinder } from "./chat/SpanFinder.ts"
 import type { RenderedConversation } from "./chat/spans.ts"
-import { deriveEndOfTurn, renderWithSpans } from "./chat/spans.ts"
+import { deriveEndOfTurn } from "./chat/spans.ts"
 import { resolveTemplateSource } from "./chat/TemplateSource.ts"
 import { conversationSchema } from "./load.ts"
 
@@ -119,29 +120,30 @@ export const template = defineStage({
           ctx.inputs.tokenizer?.dir
         )
         ctx.log(`chat template: ${source.origin}`)
-        const endOfTurn = new Map<object, string>()
+        const finders = new Map<object, SpanFinder>()
         const table = ctx.inputs.conversations
         const rows: Array<RenderedConversation & { source: string }> = []
         let spans = 0
         for (let i = 0; i < table.numRows; i++) {
           const conversation = readConversation(table, i)
           const chat = source.templateFor(conversation.tools !== null)
-          let eot = ctx.config.endOfTurn ?? endOfTurn.get(chat)
-          if (eot === undefined && !chat.hasGenerationMarkers) {
-            eot = deriveEndOfTurn(chat, source.variables, source.specialTokens)
-            endOfTurn.set(chat, eot)
-            ctx.log(`end-of-turn marker: ${JSON.stringify(eot)}`)
+          let finder = finders.get(chat)
+          if (finder === undefined) {
+            const eot = chat.hasGenerationMarkers ? "" : ctx.config.endOfTurn ?? deriveEndOfTurn(chat, source.variables, source.specialTokens)
+            if (!chat.hasGenerationMarkers) ctx.log(`end-of-turn marker: ${JSON.stringify(eot)}`)
+            finder = new SpanFinder(chat, { variables: source.variables, endOfTurn: eot, specialTokens: source.specialTokens })
+            finders.set(chat, finder)
           }
-          const rendered = renderWithSpans(chat, conversation, {
-            variables: source.variables,
-            endOfTurn: eot ?? "",
-            specialTokens: source.specialTokens
-          })
+          const rendered = finder.find(conversation)
           spans += rendered.spans.length
           rows.push({ ...rendered, source: conversation.source })
           if (i % 1000 === 999) ctx.progress(i + 1, table.numRows)
         }
-        return { outputs: { rendered: toRenderedTable(rows) }, metrics: { conversations: rows.length, trainedTurns: spans } }
+        const counts = [...finders.values()].reduce((n, f) => ({ shape: n.shape + f.counts.shape, prefix: n.prefix + f.counts.prefix }), { shape: 0, prefix: 0 })
+        return {
+          outputs: { rendered: toRenderedTable(rows) },
+          metrics: { conversations: rows.length, trainedTurns: spans, renderedByShape: counts.shape, renderedByPrefixes: counts.prefix }
+        }
       },
       catch: failure
     })

@@ -96,6 +96,5 @@ const stripSentinels = (raw: string): Rendered => {
   return { text, generation }
 }
 
-/** Whether `text` contains a character the generation sentinels use (such content is rejected). */
-export const containsSentinel = (text: string): boolean =>
-  text.includes(generationStart) || text.includes(generationEnd)
+/** Whether `text` contains a private-use character U+E000–U+E003 (generation and content sentinels). */
+export const containsSentinel = (text: string): boolean => /[\uE000-\uE003]/.test(text)

@@ -106,12 +106,24 @@ export const renderWithSpans = (
   conversation: Conversation,
   options: SpanOptions
 ): RenderedConversation => {
-  const { messages, source } = conversation
-  for (const [index, m] of messages.entries()) {
+  for (const [index, m] of conversation.messages.entries()) {
     if (containsSentinel(m.content)) {
-      throw new ChatTemplateError({ source, message: `messages[${index}].content: contains U+E000/U+E001, reserved for generation markers` })
+      throw new ChatTemplateError({
+        source: conversation.source,
+        message: `messages[${index}].content: contains U+E000–U+E003, reserved for template sentinels`
+      })
     }
   }
+  return renderByPrefixes(template, conversation, options)
+}
+
+/** {@link renderWithSpans} without the sentinel check, for SpanFinder's sentinel conversations. */
+export const renderByPrefixes = (
+  template: ChatTemplate,
+  conversation: Conversation,
+  options: SpanOptions
+): RenderedConversation => {
+  const { messages, source } = conversation
   const full = render(template, conversation, messages, false, options)
   if (template.hasGenerationMarkers) return fromMarkers(conversation, full.text, full.generation)
 

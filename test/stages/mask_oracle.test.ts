@@ -13,6 +13,7 @@ import { ChatTemplate } from "../../stages/chat/ChatTemplate.ts"
 import { ignoreIndex, tokenizeAndMask } from "../../stages/chat/mask.ts"
 import { specialTokenAdditions } from "../../stages/chat/specialTokens.ts"
 import { deriveEndOfTurn, renderWithSpans } from "../../stages/chat/spans.ts"
+import { SpanFinder } from "../../stages/chat/SpanFinder.ts"
 import { resolveTemplateSource } from "../../stages/chat/TemplateSource.ts"
 import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
@@ -106,11 +107,11 @@ describeOracle("assistant masks equal transformers' generation-marker masks", ()
     return Object.entries(setup.conversations).map(([conversation, c]) => {
       const template = source.templateFor(c.tools !== undefined)
       const endOfTurn = deriveEndOfTurn(template, source.variables, source.specialTokens)
-      const rendered = renderWithSpans(template, { messages: c.messages, tools: c.tools ?? null, source: conversation }, {
-        variables: source.variables,
-        endOfTurn,
-        specialTokens: source.specialTokens
-      })
+      const spanOptions = { variables: source.variables, endOfTurn, specialTokens: source.specialTokens }
+      const input = { messages: c.messages, tools: c.tools ?? null, source: conversation }
+      // The one-render path (SpanFinder) must agree with the prefix method; both meet the oracle below.
+      const rendered = new SpanFinder(template, spanOptions).find(input)
+      expect(rendered).toEqual(renderWithSpans(template, input, spanOptions))
       const withMarkers = renderWithSpans(new ChatTemplate(marked[setup.template]!), { messages: c.messages, tools: c.tools ?? null, source: conversation }, {
         variables: source.variables,
         endOfTurn: "",

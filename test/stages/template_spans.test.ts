@@ -4,10 +4,12 @@
  * {% generation %} tags keeping jinja2's whitespace rules. Masks themselves are checked against
  * transformers in mask_oracle.test.ts.
  */
+import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { ChatTemplate } from "../../stages/chat/ChatTemplate.ts"
 import { ChatTemplateError } from "../../stages/chat/ChatTemplateError.ts"
+import { SpanFinder } from "../../stages/chat/SpanFinder.ts"
 import { deriveEndOfTurn, renderWithSpans } from "../../stages/chat/spans.ts"
 import { resolveTemplateSource } from "../../stages/chat/TemplateSource.ts"
 
@@ -88,5 +90,42 @@ describe("{% generation %} tags", () => {
     const withMarkers = marked.render(messages, options)
     expect(withMarkers.text).toBe(plain.render(messages, options).text)
     expect(withMarkers.generation.map((g) => withMarkers.text.slice(g.start, g.end))).toEqual(["Hello.\n", "See you.\n"])
+  })
+})
+
+describe("SpanFinder (one render per conversation)", () => {
+  const fixturesRoot = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url))
+  const gsm8k = readFileSync(`${fixturesRoot}datasets/gsm8k/train.jsonl`, "utf8").split("\n").slice(0, 150).filter((l) => l !== "")
+    .map((line, i) => {
+      const row = JSON.parse(line) as { question: string; answer: string }
+      return { messages: [{ role: "user", content: row.question }, { role: "assistant", content: row.answer }], tools: null, source: `train.jsonl:${i + 1}` }
+    })
+  const cases = [
+    { name: "qwen3", dir: `${fixtures}qwen3`, kwargs: {} },
+    { name: "qwen3 no thinking", dir: `${fixtures}qwen3`, kwargs: { enable_thinking: false } },
+    { name: "phi-3", dir: `${fixtures}phi-3-mini`, kwargs: {} },
+    { name: "llama 3.1", dir: llamaDir, kwargs: {} }
+  ]
+  for (const c of cases) {
+    it(`${c.name}: equals the prefix method on GSM8K, mostly from the cached shape`, () => {
+      const source = resolveTemplateSource({ kwargs: c.kwargs }, c.dir)
+      const template = source.templateFor(false)
+      const options = { variables: source.variables, endOfTurn: deriveEndOfTurn(template, source.variables, source.specialTokens), specialTokens: source.specialTokens }
+      const finder = new SpanFinder(template, options)
+      for (const conversation of gsm8k) expect(finder.find(conversation)).toEqual(renderWithSpans(template, conversation, options))
+      expect(finder.counts.shape).toBeGreaterThan(gsm8k.length / 2)
+    })
+  }
+
+  it("falls back to the prefix method when the template rewrites a content", () => {
+    const source = resolveTemplateSource({ kwargs: {} }, `${fixtures}qwen3`)
+    const template = source.templateFor(false)
+    const options = { variables: source.variables, endOfTurn: "<|im_end|>", specialTokens: source.specialTokens }
+    const finder = new SpanFinder(template, options)
+    const plain = { messages: [{ role: "user", content: "Q" }, { role: "assistant", content: "A" }], tools: null, source: "a:1" }
+    const reasoning = { messages: [{ role: "user", content: "Q" }, { role: "assistant", content: "<think>\nhm\n</think>\n\nA" }], tools: null, source: "a:2" }
+    expect(finder.find(plain)).toEqual(renderWithSpans(template, plain, options))
+    expect(finder.find(reasoning)).toEqual(renderWithSpans(template, reasoning, options))
+    expect(finder.counts).toEqual({ shape: 1, prefix: 1 })
   })
 })
