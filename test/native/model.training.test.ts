@@ -80,6 +80,13 @@ describe("native model training", () => {
     expect(await grown.evalLoss(big)).toEqual(await fresh.evalLoss(big))
   })
 
+  test("calls made without awaiting run one after another", async () => {
+    const model = NativeModel.create(config, weights, { threads: 2 })
+    const [a, b, c] = await Promise.all([model.evalLoss(microbatches[0]!), model.accumulate(microbatches[0]!), model.evalLoss(microbatches[0]!)])
+    expect(b).toEqual(a)
+    expect(c).toEqual(a)
+  })
+
   test("a non-finite loss rejects with the step", async () => {
     const poisoned = { ...weights, "model.norm.weight": weights["model.norm.weight"]!.map((x, i) => (i === 0 ? NaN : x)) }
     const model = NativeModel.create(config, poisoned, { threads: 2 })
