@@ -266,6 +266,9 @@ void Model::layer_forward(int l, float* out, LayerActs& a, const float* x, const
   const LayerParams& P = p_.layers[l];
   // x is (N,C): attention block
   rmsnorm_forward(a.ln1, a.ln1_rstd, x, P.ln1w, N, C, cfg_.eps);
+  // q, k and v as three GEMMs straight into the buffers attention reads. One fused (N, QD+2KD) GEMM
+  // plus a split copy would save little: 22.2 ms vs 25.1 ms per layer forward at N=2048, C=384,
+  // QD=384, KD=128 (one thread), about 1% of a training step; gate/up likewise (63 vs 67 ms).
   float* qproj = cfg_.qk_norm ? a.q_raw : a.q;  // (N,H,D)
   float* kproj = cfg_.qk_norm ? a.k_raw : a.k;  // (N,KVH,D)
   matmul_forward(qproj, a.ln1, P.qw, P.qb, N, C, QD);
