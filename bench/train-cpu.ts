@@ -5,8 +5,9 @@
  * FFN 1024; a step is 8 documents of 256 tokens (2048 tokens) through forward, backward, gradient
  * clipping and AdamW. Ours: NativeModel with one thread on the documents packed into one batch.
  * PyTorch: transformers' LlamaForCausalLM in fp32 with torch.set_num_threads(1) on the same shapes
- * (8 rows of 256), torch.optim.AdamW. Each side runs warm-up steps, then timed steps, one after
- * the other so they never share the CPU.
+ * (8 rows of 256), torch.optim.AdamW. Steps alternate, ours then PyTorch's, so both see the same
+ * load from whatever else shares the machine; neither runs while the other does. Warm-up steps first,
+ * then timed steps; tokens/s are per second of the process's CPU time (see `report`).
  *
  *   npx tsx bench/train-cpu.ts [--steps 5] [--warmup 2]
  *
@@ -16,11 +17,12 @@
  * QKᵀ and AV, 2·2·(S²/2)·H·D per layer and document forward, ×3 with backward.
  */
 import { Effect } from "effect"
-import { spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { createInterface } from "node:readline"
 import { parseArgs } from "node:util"
 import { parseHfConfig, parameterShapes } from "../native/hfConfig.ts"
 import { NativeModel } from "../native/index.ts"
@@ -59,14 +61,18 @@ const matmulParams = Object.entries(parameterShapes(config))
   .reduce((n, [, shape]) => n + shape[0]! * shape[1]!, 0)
 const flopsPerStep = 6 * matmulParams * tokens + 6 * config.numLayers * config.numHeads * config.headDim * seq * tokens
 
+interface Timing { readonly wall: number; readonly cpu: number; readonly loss: number }
+
 const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`
-const report = (name: string, seconds: ReadonlyArray<number>, maxRssKib: number): number => {
-  const total = seconds.reduce((a, b) => a + b, 0)
-  const tokPerS = (tokens * seconds.length) / total
-  const sorted = [...seconds].sort((a, b) => a - b)
+// Throughput per second of the process's CPU time: one thread, so on an idle machine it equals the
+// wall-clock figure, and on a shared one it does not count the time other jobs held the core.
+const report = (name: string, timings: ReadonlyArray<Timing>, maxRssKib: number): number => {
+  const cpu = timings.reduce((a, t) => a + t.cpu, 0)
+  const wall = timings.reduce((a, t) => a + t.wall, 0)
+  const tokPerS = (tokens * timings.length) / cpu
   console.log(
-    `${name.padEnd(8)} ${tokPerS.toFixed(0).padStart(6)} tok/s  ${((flopsPerStep * seconds.length) / total / 1e9).toFixed(1).padStart(5)} GFLOP/s  ` +
-      `step median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)} s (min ${sorted[0]!.toFixed(3)}, max ${sorted.at(-1)!.toFixed(3)})  peak RSS ${mib(maxRssKib)}`
+    `${name.padEnd(8)} ${tokPerS.toFixed(0).padStart(6)} tok/s  ${((flopsPerStep * timings.length) / cpu / 1e9).toFixed(1).padStart(5)} GFLOP/s ` +
+      `(per CPU second; wall clock ${((tokens * timings.length) / wall).toFixed(0)} tok/s)  peak RSS ${mib(maxRssKib)}`
   )
   return tokPerS
 }
@@ -80,21 +86,24 @@ console.log(
   `FLOPs/step = 6·N·T + 6·L·H·D·S·T = 6·${matmulParams}·${tokens} + 6·${config.numLayers}·${config.numHeads}·${config.headDim}·${seq}·${tokens} = ${(flopsPerStep / 1e9).toFixed(1)} GFLOP`
 )
 
-// PyTorch first, in its own process; its numbers come back as JSON.
+// PyTorch runs in its own process, driven step by step so its steps interleave with ours.
 const oracle = join(process.env.SFT_ORACLE ?? join(homedir(), ".cache", "sft-oracle"), "bin", "python")
 if (!existsSync(oracle)) throw new Error(`oracle not found at ${oracle} (run scripts/oracle.sh or set SFT_ORACLE)`)
-const ref = spawnSync(oracle, [fileURLToPath(new URL("./train_cpu_ref.py", import.meta.url))], {
-  input: JSON.stringify({
-    config: configJson, batch: batchRows, seq, warmup, steps, seed: 0,
-    adam: { lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weight_decay: adam.weightDecay, max_grad_norm: adam.maxGradNorm }
-  }),
-  encoding: "utf8",
-  maxBuffer: 1 << 26,
+const python = spawn(oracle, [fileURLToPath(new URL("./train_cpu_ref.py", import.meta.url))], {
+  stdio: ["pipe", "pipe", "inherit"],
   env: { ...process.env, OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" }
 })
-if (ref.status !== 0) throw new Error(`bench/train_cpu_ref.py failed (${ref.status}):\n${ref.stderr}`)
-const theirs = JSON.parse(ref.stdout) as { seconds: Array<number>; losses: Array<number>; max_rss_kib: number }
-const refTokPerS = report("pytorch", theirs.seconds, theirs.max_rss_kib)
+const replies = createInterface({ input: python.stdout })[Symbol.asyncIterator]()
+const ask = async (line: string): Promise<Record<string, number>> => {
+  python.stdin.write(line + "\n")
+  const next = await replies.next()
+  if (next.done === true) throw new Error("bench/train_cpu_ref.py exited early (see its stderr above)")
+  return JSON.parse(next.value) as Record<string, number>
+}
+await ask(JSON.stringify({
+  config: configJson, batch: batchRows, seq, seed: 0,
+  adam: { lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weight_decay: adam.weightDecay, max_grad_norm: adam.maxGradNorm }
+}))
 
 // Ours: the same documents' shapes packed into one batch, positions reset per document.
 let state = 1
@@ -108,19 +117,27 @@ const batch: Batch = {
   cuSeqlens: Int32Array.from({ length: batchRows + 1 }, (_, i) => i * seq)
 }
 const model = NativeModel.create(config, initWeights(config, { seed: 0, initializerRange: 0.02 }), { threads: 1 })
-const seconds: Array<number> = []
-const losses: Array<number> = []
+
+const ours: Array<Timing> = [], theirs: Array<Timing> = []
 for (let step = 0; step < warmup + steps; step++) {
-  const start = performance.now()
+  const wall = performance.now()
+  const cpu = process.cpuUsage()
   const { lossSum, tokens: scored } = await model.accumulate(batch)
   await model.step(scored, adam)
-  const elapsed = (performance.now() - start) / 1000
-  losses.push(lossSum / scored)
-  if (step >= warmup) seconds.push(elapsed)
+  const used = process.cpuUsage(cpu)
+  const mine = { wall: (performance.now() - wall) / 1000, cpu: (used.user + used.system) / 1e6, loss: lossSum / scored }
+  const ref = await ask("step")
+  const their = { wall: ref.wall!, cpu: ref.cpu!, loss: ref.loss! }
+  console.log(`step ${step + 1}${step < warmup ? " (warm-up)" : ""}: ours ${mine.wall.toFixed(2)} s (cpu ${mine.cpu.toFixed(2)} s) loss ${mine.loss.toFixed(3)}; pytorch ${their.wall.toFixed(2)} s (cpu ${their.cpu.toFixed(2)} s) loss ${their.loss.toFixed(3)}`)
+  if (step >= warmup) {
+    ours.push(mine)
+    theirs.push(their)
+  }
 }
+const { max_rss_kib } = await ask("done")
 
-const oursTokPerS = report("ours", seconds, process.resourceUsage().maxRSS)
-console.log(`losses   ours ${losses.map((l) => l.toFixed(3)).join(" ")}; pytorch ${theirs.losses.map((l) => l.toFixed(3)).join(" ")}`)
+const oursTokPerS = report("ours", ours, process.resourceUsage().maxRSS)
+const refTokPerS = report("pytorch", theirs, max_rss_kib!)
 console.log("peak RSS is the whole process: Node's or Python's own footprint (with torch imported) included")
 console.log(
   `bench train-cpu: ours=${oursTokPerS.toFixed(0)} tok/s ref=${refTokPerS.toFixed(0)} tok/s ratio=${(oursTokPerS / refTokPerS).toFixed(2)}`

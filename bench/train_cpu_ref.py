@@ -1,8 +1,11 @@
 """PyTorch side of bench/train-cpu.ts: the same training step in transformers, fp32, one thread.
 
-stdin: {"config": config.json dict, "batch": rows, "seq": tokens per row, "warmup": n, "steps": n,
-        "seed": int, "adam": {...}}. Prints JSON: per-step seconds of the timed steps, tokens per
-step, the losses, and the process's peak RSS.
+A line protocol on stdin/stdout so the benchmark can interleave our steps with PyTorch's (both
+then see the same load from whatever else runs on the machine):
+  first line: {"config": config.json dict, "batch": rows, "seq": tokens per row, "seed": int, "adam": {...}}
+              answered with {"ready": true}
+  "step":     one fwd+bwd+clip+AdamW step, answered with {"wall": s, "cpu": s, "loss": mean token loss}
+  "done":     answered with {"max_rss_kib": peak RSS of this process}, then exit
 """
 import json
 import resource
@@ -13,7 +16,14 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 torch.set_num_threads(1)
-spec = json.load(sys.stdin)
+
+
+def reply(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+spec = json.loads(sys.stdin.readline())
 torch.manual_seed(spec["seed"])
 model = LlamaForCausalLM(LlamaConfig(**spec["config"])).train()
 adam = spec["adam"]
@@ -25,27 +35,23 @@ optimizer = torch.optim.AdamW(
     ],
     lr=adam["lr"], betas=(adam["beta1"], adam["beta2"]), eps=adam["eps"],
 )
-vocab = spec["config"]["vocab_size"]
-ids = torch.randint(0, vocab, (spec["batch"], spec["seq"]))
+ids = torch.randint(0, spec["config"]["vocab_size"], (spec["batch"], spec["seq"]))
 labels = ids.clone()
 labels[:, 0] = -100  # as the packed batch: a document's first label is never scored
+reply({"ready": True})
 
-seconds, losses = [], []
-for step in range(spec["warmup"] + spec["steps"]):
-    start = time.perf_counter()
-    loss = model(input_ids=ids, labels=labels).loss
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), adam["max_grad_norm"])
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    elapsed = time.perf_counter() - start
-    losses.append(loss.item())
-    if step >= spec["warmup"]:
-        seconds.append(elapsed)
-
-print(json.dumps({
-    "seconds": seconds,
-    "tokens_per_step": ids.numel(),
-    "losses": losses,
-    "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-}))
+for line in sys.stdin:
+    command = line.strip()
+    if command == "step":
+        wall, cpu = time.perf_counter(), time.process_time()
+        loss = model(input_ids=ids, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), adam["max_grad_norm"])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        reply({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "loss": loss.item()})
+    elif command == "done":
+        reply({"max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
+        break
+    else:
+        raise SystemExit(f"unknown command {command!r}")
