@@ -47,29 +47,38 @@ export interface PackedColumns {
 /**
  * Open bins indexed by their free room, with a segment tree over room sizes that finds the
  * smallest room >= a length in O(log maxSeqLength). Written here because no dependency offers an
- * ordered multiset; a linear scan over bins would make packing quadratic.
+ * ordered multiset; a linear scan over bins would make packing quadratic. Among bins with the same
+ * room the oldest is taken first, as TRL's BFD does, so equal inputs give TRL's bins.
  */
 class BinsByRoom {
   private readonly size: number
   private readonly counts: Int32Array
-  private readonly stacks: Array<Array<number>>
+  /** Per room, a FIFO queue of bins: `queues[room]` from index `heads[room]` on. */
+  private readonly queues: Array<Array<number>>
+  private readonly heads: Int32Array
 
   constructor(maxRoom: number) {
     this.size = 1 << Math.ceil(Math.log2(maxRoom + 1))
     this.counts = new Int32Array(2 * this.size)
-    this.stacks = Array.from({ length: maxRoom + 1 }, () => [])
+    this.queues = Array.from({ length: maxRoom + 1 }, () => [])
+    this.heads = new Int32Array(maxRoom + 1)
   }
 
   add(bin: number, room: number): void {
-    this.stacks[room]!.push(bin)
+    this.queues[room]!.push(bin)
     for (let node = room + this.size; node >= 1; node >>= 1) this.counts[node]!++
   }
 
-  /** Removes and returns the most recently added bin with the least room >= `length`, if any. */
+  /** Removes and returns the oldest bin with the least room >= `length`, if any. */
   takeBestFit(length: number): { bin: number; room: number } | undefined {
     const room = this.firstAtLeast(1, 0, this.size - 1, length)
     if (room < 0) return undefined
-    const bin = this.stacks[room]!.pop()!
+    const queue = this.queues[room]!
+    const bin = queue[this.heads[room]!++]!
+    if (this.heads[room] === queue.length) {
+      queue.length = 0
+      this.heads[room] = 0
+    }
     for (let node = room + this.size; node >= 1; node >>= 1) this.counts[node]!--
     return { bin, room }
   }
