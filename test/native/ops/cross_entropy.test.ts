@@ -2,10 +2,12 @@ import { beforeAll, expect, it } from "vitest"
 import { describeOracle } from "../../support/oracle.ts"
 import { expectClose, expectThreadInvariant, oracle, ops, type OracleResult } from "./support.ts"
 
-// N=600 spans several token chunks; ignored=1 has no trained token at all.
+// Trained rows span several chunks: 512 rows at V=1000 (N=1300), 64 rows at V=100000 (N=150);
+// ignored=1 has no trained token at all.
 const cases = [
   { seed: 0, N: 37, C: 50, V: 101, ignored: 0.3, scale: 1 },
-  { seed: 1, N: 600, C: 64, V: 1000, ignored: 0.2, scale: 1 / 480 },
+  { seed: 1, N: 1300, C: 64, V: 1000, ignored: 0.2, scale: 1 / 1040 },
+  { seed: 4, N: 150, C: 16, V: 100_000, ignored: 0.1, scale: 1 },
   { seed: 2, N: 20, C: 12, V: 30, ignored: 1, scale: 1 },
   { seed: 3, N: 130, C: 384, V: 2048, ignored: 0, scale: 0.5 }
 ]
