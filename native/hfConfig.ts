@@ -18,6 +18,7 @@ export class HfConfigError extends Schema.TaggedError<HfConfigError>()("HfConfig
   message: Schema.String
 }) {}
 
+/** The `architectures` entries the engine runs. */
 export const supportedArchitectures = [
   "LlamaForCausalLM",
   "MistralForCausalLM",
@@ -26,6 +27,7 @@ export const supportedArchitectures = [
 ] as const
 export type Architecture = (typeof supportedArchitectures)[number]
 
+/** RoPE variants computed exactly; others (linear, dynamic, yarn, longrope, ...) are refused. */
 export const supportedRopeTypes = ["default", "llama3"] as const
 
 const supported =

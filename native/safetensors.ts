@@ -33,6 +33,7 @@ const refuse = (file: string, reason: string, tensor?: string): SafetensorsError
 
 /** The dtypes we convert to fp32. Other safetensors dtypes are refused by name. */
 export const supportedDtypes = ["F32", "BF16", "F16"] as const
+/** A dtype the reader converts to fp32. */
 export type Dtype = (typeof supportedDtypes)[number]
 const dtypeBytes: Record<Dtype, number> = { F32: 4, BF16: 2, F16: 2 }
 // Every dtype the format defines, so an unsupported-but-valid one gets a precise message.
@@ -58,6 +59,7 @@ export interface TensorInfo {
   readonly end: number
 }
 
+/** A validated header: its tensors (every byte of the data covered exactly once) and metadata. */
 export interface SafetensorsHeader {
   readonly file: string
   readonly tensors: ReadonlyArray<TensorInfo>
