@@ -69,6 +69,7 @@ describe("template → tokenize through the engine", () => {
   it("tokenizes the glaive tool-call dataset with Qwen3 (tools, tool turns), ids equal to the library's", async () => {
     const result = await run({ data: `${fixtures}/datasets/llama-factory/glaive_toolcall_en_demo.json`, dir: qwen3 })
     expect(result.template.status).toBe("ran")
+    expect(result.template.metrics).toMatchObject({ conversations: 300 })
     expect(result.tokenize.status).toBe("ran")
     const rendered = result.rendered!
     const tokens = result.tokens!
