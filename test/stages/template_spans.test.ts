@@ -79,6 +79,19 @@ describe("spans", () => {
   })
 })
 
+describe("HF template helpers", () => {
+  it("provide strftime_now, tojson, raise_exception and pass kwargs and special tokens", () => {
+    const template = new ChatTemplate(
+      "{{ bos_token }}{{ strftime_now('%Y') }}|{{ messages[0] | tojson }}|{{ enable_thinking }}" +
+        "{% if messages | length > 1 %}{{ raise_exception('one message only') }}{% endif %}"
+    )
+    const options = { addGenerationPrompt: false, tools: null, variables: { bos_token: "<s>", enable_thinking: false } }
+    const text = template.render([{ role: "user", content: "é \"q\"" }], options).text
+    expect(text).toBe(`<s>${new Date().getFullYear()}|{"role": "user", "content": "é \\"q\\""}|false`)
+    expect(() => template.render(messages, options)).toThrow("one message only")
+  })
+})
+
 describe("{% generation %} tags", () => {
   it("render like the template without them (jinja2 block-tag whitespace) and mark the assistant text", () => {
     const body = (open: string, close: string) =>
