@@ -1,9 +1,12 @@
 /**
  * Issue 2 acceptance: two `pipeline run` of the same pipeline started together both succeed, with
  * identical results and one computation per stage key (counted by the stages' side-effect file).
+ * Also: SIGINT stops a run cleanly.
  */
+import { readdirSync } from "node:fs"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeProject, outputDigests, runs } from "./support.ts"
+import { lastRun, makeProject, outputDigests, runs } from "./support.ts"
 import type { Project } from "./support.ts"
 
 describe("concurrent runs", () => {
@@ -24,5 +27,20 @@ describe("concurrent runs", () => {
     expect(first!.status).toBe("succeeded")
     expect(second!.status).toBe("succeeded")
     expect(outputDigests(first!)).toEqual(outputDigests(second!))
+  })
+
+  it("stops cleanly on SIGINT: interrupted record, no scratch left, nothing committed for the stage", async () => {
+    const starts = () => project.computed().filter((name) => name === "slow:start").length
+    const before = starts()
+    const { child, done } = project.spawn(["run", "pipeline.ts", "--set", "slow.ms=60000"])
+    const end = Date.now() + 60_000
+    while (starts() === before && Date.now() < end) await new Promise((r) => setTimeout(r, 50))
+    child.kill("SIGINT")
+    const result = await done
+    expect(result.code).toBe(130)
+    const run = lastRun(project)
+    expect(run.status).toBe("interrupted")
+    expect(run.stages.find((stage) => stage.id === "slow")!.status).toBe("interrupted")
+    expect(readdirSync(join(project.store, "tmp"))).toEqual([])
   })
 })
