@@ -17,7 +17,7 @@ const speakers = ["human", "user", "gpt", "assistant", "system", "function_call"
 
 /** The tool a result answers, when the turn before it made exactly one call. */
 const answeredTool = (previous: Message | undefined): string | null => {
-  if (previous?.tool_calls === null || previous === undefined) return null
+  if (previous === undefined || previous.tool_calls === null) return null
   const names = toolCallNames(previous.tool_calls)
   return names.length === 1 ? names[0]! : null
 }
