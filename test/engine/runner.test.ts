@@ -1,0 +1,161 @@
+/**
+ * The runner in-process against the memory store (fast, no CLI start-up): optional inputs, output
+ * declaration checks, exceptions inside stages, failure isolation, seeds, env facts and configs
+ * without a canonical encoding.
+ */
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as arrow from "apache-arrow"
+import { Effect, Layer, Schema } from "effect"
+import { describe, expect, it } from "vitest"
+import { Blob, definePipeline, defineStage, Optional, Table, tableFrom, tableSchema } from "../../src/index.ts"
+import { buildGraph } from "../../src/Pipeline.ts"
+import type { Pipeline } from "../../src/Pipeline.ts"
+import { explainManifests } from "../../src/runner/Explain.ts"
+import type { RunEvent } from "../../src/runner/Reporter.ts"
+import { runPipeline } from "../../src/runner/Runner.ts"
+import { stageSeed } from "../../src/runner/Seed.ts"
+import { layerMemory } from "../../src/store/MemoryStore.ts"
+
+const numbers = tableSchema({ n: new arrow.Int32() })
+const seen: Array<{ instance: string; seed: number; extra: unknown }> = []
+
+const source = defineStage({
+  name: "source",
+  module: import.meta.url,
+  config: Schema.Struct({ count: Schema.Int, backend: Schema.optional(Schema.String) }),
+  inputs: { extra: Optional(Blob()) },
+  outputs: { numbers: Table(numbers) },
+  env: (config) => ({ backend: config.backend ?? "cpu" }),
+  run: (ctx) =>
+    Effect.sync(() => {
+      seen.push({ instance: "source", seed: ctx.seed, extra: ctx.inputs.extra })
+      return { outputs: { numbers: tableFrom(numbers, { n: Array.from({ length: ctx.config.count }, (_, i) => i) }) } }
+    })
+})
+
+const wrongOutput = defineStage({
+  name: "wrongOutput",
+  module: import.meta.url,
+  config: Schema.Struct({}),
+  inputs: { numbers: Table(numbers) },
+  outputs: { numbers: Table(numbers) },
+  run: () =>
+    Effect.sync(() => ({
+      outputs: { numbers: tableFrom(tableSchema({ n: new arrow.Float64() }), { n: [1.5] }) as never }
+    }))
+})
+
+const throws = defineStage({
+  name: "throws",
+  module: import.meta.url,
+  config: Schema.Struct({}),
+  inputs: { numbers: Table(numbers) },
+  outputs: { report: Blob() },
+  run: () =>
+    Effect.sync(() => {
+      throw new Error("boom")
+    })
+})
+
+const sum = defineStage({
+  name: "sum",
+  module: import.meta.url,
+  config: Schema.Struct({}),
+  inputs: { numbers: Table(numbers) },
+  outputs: { total: Blob() },
+  run: (ctx) =>
+    Effect.sync(() => {
+      seen.push({ instance: "sum", seed: ctx.seed, extra: undefined })
+      const total = [...ctx.inputs.numbers.getChild("n")!].reduce((a: number, b) => a + Number(b), 0)
+      return { outputs: { total: new TextEncoder().encode(String(total)) }, metrics: { total } }
+    })
+})
+
+const dated = defineStage({
+  name: "dated",
+  module: import.meta.url,
+  config: Schema.Struct({ when: Schema.DateFromString }),
+  inputs: {},
+  outputs: { report: Blob() },
+  run: () => Effect.sync(() => ({ outputs: { report: new Uint8Array() } }))
+})
+
+const events: Array<RunEvent> = []
+const reporter = { event: (event: RunEvent) => void events.push(event), close: () => undefined }
+
+const run = (pipeline: Pipeline, options: { sanity?: boolean; seed?: number } = {}) =>
+  runPipeline({
+    file: "inline.ts",
+    graph: buildGraph(pipeline, "/"),
+    overrides: [],
+    sanity: options.sanity ?? false,
+    force: [],
+    reporter,
+    ...(options.seed === undefined ? {} : { seed: options.seed })
+  })
+
+const test = <A, E>(effect: Effect.Effect<A, E, import("../../src/store/Store.ts").Store>) =>
+  Effect.runPromise(Effect.scoped(effect.pipe(Effect.provide(layerMemory.pipe(Layer.provide(NodeServices.layer))))) as Effect.Effect<A, E>)
+
+describe("runner", () => {
+  it("isolates failures: a bad output or a throw fails its branch, the rest completes", async () => {
+    const pipeline = definePipeline({ name: "isolation", seed: 1 }, (p) => {
+      const numbersOut = p.add(source, { inputs: {}, config: { count: 4 } })
+      const bad = p.add(wrongOutput, { inputs: { numbers: numbersOut.numbers } })
+      p.add(sum, { name: "afterBad", inputs: { numbers: bad.numbers } })
+      p.add(throws, { inputs: { numbers: numbersOut.numbers } })
+      p.add(sum, { inputs: { numbers: numbersOut.numbers } })
+    })
+    const record = await test(run(pipeline))
+    const status = Object.fromEntries(record.stages.map((s) => [s.id, s.status]))
+    expect(status).toEqual({ source: "ran", wrongOutput: "failed", afterBad: "skipped", throws: "failed", sum: "ran" })
+    const errors = Object.fromEntries(record.stages.map((s) => [s.id, s.error]))
+    expect(errors.wrongOutput).toBe("output numbers: column 0: expected n: Int32, got n: Float64")
+    expect(errors.throws).toBe("Error: boom")
+    expect(record.status).toBe("failed")
+    expect(record.stages.find((s) => s.id === "sum")!.metrics).toEqual({ total: 6 })
+  })
+
+  it("passes undefined for an unwired optional input and records it as null in the key", async () => {
+    seen.length = 0
+    const pipeline = definePipeline({ name: "optional", seed: 1 }, (p) => {
+      p.add(source, { inputs: {}, config: { count: 1 } })
+    })
+    const record = await test(run(pipeline))
+    expect(seen).toEqual([{ instance: "source", seed: stageSeed(1, "source"), extra: undefined }])
+    expect(record.stages[0]!.manifest!.inputs).toEqual({ extra: null })
+  })
+
+  it("derives seeds from the run seed and instance name; seed, sanity and env facts enter the key", async () => {
+    seen.length = 0
+    const pipeline = (backend: string) =>
+      definePipeline({ name: "seeds", seed: 5 }, (p) => {
+        const a = p.add(source, { inputs: {}, config: { count: 2, backend } })
+        p.add(sum, { name: "sumA", inputs: { numbers: a.numbers } })
+        p.add(sum, { name: "sumB", inputs: { numbers: a.numbers } })
+      })
+    const [base, sanity, reseeded, cuda] = await test(Effect.all([
+      run(pipeline("cpu")),
+      run(pipeline("cpu"), { sanity: true }),
+      run(pipeline("cpu"), { seed: 6 }),
+      run(pipeline("cuda"))
+    ]))
+    const seeds = Object.fromEntries(base!.stages.map((s) => [s.id, s.manifest!.seed]))
+    expect(seeds).toEqual({ source: stageSeed(5, "source"), sumA: stageSeed(5, "sumA"), sumB: stageSeed(5, "sumB") })
+    expect(seeds.sumA).not.toBe(seeds.sumB)
+    const reasons = (other: typeof base) =>
+      explainManifests("source", base!.stages[0]!.manifest!, other!.stages[0]!.manifest!).map((r) => `${r.kind} ${r.path} ${r.old} → ${r.new}`)
+    expect(reasons(sanity)).toEqual(["env sanity false → true"])
+    expect(reasons(reseeded)).toEqual([`seed  ${stageSeed(5, "source")} → ${stageSeed(6, "source")}`])
+    expect(reasons(cuda)).toEqual(["config /source/backend \"cpu\" → \"cuda\"", "env backend cpu → cuda"])
+  })
+
+  it("rejects a decoded config without a canonical encoding, naming its path", async () => {
+    const pipeline = definePipeline({ name: "dated" }, (p) => {
+      p.add(dated, { inputs: {}, config: { when: "2024-01-01" } })
+    })
+    const error = await test(Effect.flip(run(pipeline)))
+    expect(error._tag).toBe("ConfigError")
+    expect(error).toMatchObject({ path: "/dated/when", message: "an instance of Date has no canonical encoding" })
+  })
+})
