@@ -4,7 +4,9 @@
  * The chat template is the tokenizer directory's (tokenizer_config.json `chat_template`), a built-in
  * (`chatml`, `llama3`) or a Jinja string, rendered like transformers' apply_chat_template. Spans
  * are each assistant turn's generated text through its end-of-turn marker, from `{% generation %}`
- * markers when the template has them, else derived by rendering prefixes (see chat/spans.ts).
+ * markers when the template has them, else derived by rendering prefixes (chat/spans.ts), once per
+ * conversation shape with sentinel contents and checked against each conversation's own rendering
+ * (chat/SpanFinder.ts).
  */
 import * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"

@@ -18,7 +18,8 @@
  * mapping, which skips that mapping too (it maps each word on its own, so this is exact). For the
  * common `Sequence[Split(regex, Isolated), ByteLevel]` (Qwen, Llama 3) the split runs here in one
  * loop straight into the cache, as the library's regex_split does but without its intermediate
- * arrays (profiled on GSM8K: the library's pre_tokenize/regex_split/flat were ~30% of the time).
+ * arrays (profiled on GSM8K: the library's pre_tokenize/regex_split/flat were ~30% of the time),
+ * and words not cached yet are merged by ByteLevelBpe.ts instead of the library's BPE.
  */
 import { Tokenizer } from "@huggingface/tokenizers"
 import type { BpeModelLike } from "./ByteLevelBpe.ts"
