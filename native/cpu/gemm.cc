@@ -22,6 +22,7 @@ namespace {
 // while other jobs shared it; total over the 10 GEMM shapes of the reference training step, see bench/kernels.ts):
 //   KC=256 MC=72: 292 ms; KC=384 MC=72: 253 ms (torch 287 ms); KC=512 MC=144: no better than 384.
 //   + contiguous packing of transposed A and prefetching the C tile and B ahead: 247 ms vs 273 ms (torch 287 ms).
+//   + 8x8 register transposes to pack transposed B (nn.Linear weights): 252 ms vs 260 ms (torch 294 ms).
 // KC=384 keeps hidden-size-384 products in one K block (no second pass over C); 6x16 is the largest tile that
 // fits the 16 ymm registers (12 accumulators + 2 B + 1 A).
 constexpr int MR = 6, NR = 16;
@@ -93,6 +94,38 @@ void pack_b(float* dst, const float* B, int64_t rsb, int64_t csb, int p0, int kc
           for (int c = 0; c < cols; c++) dk[c] = src[c];
           for (int c = cols; c < NR; c++) dk[c] = 0.0f;
         }
+      }
+    } else if (rsb == 1 && cols == NR) {
+      // B stored transposed (nn.Linear weight: columns contiguous): 8x8 register transposes turn 8 contiguous
+      // k-runs of 8 columns into 8 packed rows.
+      for (int h = 0; h < NR; h += 8) {
+        const float* src = B + p0 + (j0 + s + h) * csb;
+        int k = 0;
+        for (; k + 8 <= kc; k += 8) {
+          __m256 r0 = _mm256_loadu_ps(src + 0 * csb + k), r1 = _mm256_loadu_ps(src + 1 * csb + k);
+          __m256 r2 = _mm256_loadu_ps(src + 2 * csb + k), r3 = _mm256_loadu_ps(src + 3 * csb + k);
+          __m256 r4 = _mm256_loadu_ps(src + 4 * csb + k), r5 = _mm256_loadu_ps(src + 5 * csb + k);
+          __m256 r6 = _mm256_loadu_ps(src + 6 * csb + k), r7 = _mm256_loadu_ps(src + 7 * csb + k);
+          __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+          __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+          __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+          __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+          __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+          __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+          __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+          __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+          float* dk = d + k * NR + h;
+          _mm256_store_ps(dk + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
+          _mm256_store_ps(dk + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
+          _mm256_store_ps(dk + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
+          _mm256_store_ps(dk + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
+          _mm256_store_ps(dk + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
+          _mm256_store_ps(dk + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
+          _mm256_store_ps(dk + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
+          _mm256_store_ps(dk + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+        for (; k < kc; k++)
+          for (int c = 0; c < 8; c++) d[k * NR + h + c] = src[c * csb + k];
       }
     } else {
       for (int c = 0; c < cols; c++) {
