@@ -13,12 +13,14 @@ thread_local bool in_worker = false;
 // Workers sleep on a condition variable between jobs; a job is published by bumping `generation`.
 class Pool {
  public:
-  ~Pool() { resize(1); }
+  ~Pool() { resize(1); }  // joins the workers at exit
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
+  // Waits for a running job: resizing and running are serialised by job_mutex_.
   void resize(int n) {
     n = std::max(1, n);
+    std::lock_guard<std::mutex> job(job_mutex_);
     if (n == size()) return;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -34,13 +36,18 @@ class Pool {
   }
 
   void run(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
-    int parts = static_cast<int>(std::min<int64_t>(size(), n));
-    if (parts <= 1 || in_worker) {
+    if (in_worker || n <= 1) {
       if (n > 0) fn(0, n);
       return;
     }
     // One job at a time: callers on different JS threads queue here.
-    std::lock_guard<std::mutex> job(job_mutex_);
+    std::unique_lock<std::mutex> job(job_mutex_);
+    int parts = static_cast<int>(std::min<int64_t>(size(), n));
+    if (parts <= 1) {
+      job.unlock();
+      fn(0, n);
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       fn_ = &fn;

@@ -3,7 +3,8 @@
 // parallel_for(n, fn) splits [0, n) into get_num_threads() contiguous ranges and runs fn on each,
 // the calling thread taking the first. Kernels partition over OUTPUTS and keep a fixed reduction
 // order inside each output, so results never depend on the thread count. A parallel_for issued
-// from inside a worker runs serially on that worker (no nested fan-out).
+// from inside a worker runs serially on that worker (no nested fan-out). The pool starts with one thread;
+// set_num_threads waits for a running job before resizing.
 #pragma once
 #include <cstdint>
 #include <functional>
