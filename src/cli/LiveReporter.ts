@@ -14,9 +14,6 @@ interface Row {
 }
 
 const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
-const green = (s: string) => `\x1b[32m${s}\x1b[0m`
-const dim = (s: string) => `\x1b[2m${s}\x1b[0m`
-const red = (s: string) => `\x1b[31m${s}\x1b[0m`
 
 const bar = (done: number, total: number, width = 20): string => {
   const fraction = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0
@@ -25,7 +22,11 @@ const bar = (done: number, total: number, width = 20): string => {
 }
 
 /** A live reporter writing ANSI to `stream` (a TTY). Redraws at most every 100 ms. */
-export const liveReporter = (stream: NodeJS.WriteStream): Reporter => {
+export const liveReporter = (stream: NodeJS.WriteStream, color: boolean): Reporter => {
+  const paint = (code: string) => (s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s)
+  const green = paint("32")
+  const dim = paint("2")
+  const red = paint("31")
   const rows = new Map<string, Row>()
   let drawn = 0
   let tick = 0

@@ -37,7 +37,7 @@ export const KeyManifest = Schema.Struct({
   scheme: Schema.Number,
   /** Engine version: engine code that shapes outputs (artifact encodings, contexts). */
   engine: Schema.String,
-  /** Stage name (not the instance name: two instances with equal facts may share results). */
+  /** Stage name: which computation. The instance name enters only through the seed. */
   stage: Schema.String,
   /** The stage's code: what it computes. */
   code: CodeManifest,

@@ -243,7 +243,7 @@ export const runPipeline = (
               store.latestCheckpoint(key).pipe(Effect.mapError((e) => failure(`checkpoint: ${e.message}`, e)))
           }
         }
-        const result = yield* stage.run(ctx).pipe(defectsAsFailures(node.id))
+        const result = yield* Effect.suspend(() => stage.run(ctx)).pipe(defectsAsFailures(node.id))
         const produced = (result?.outputs ?? {}) as Record<string, unknown>
         for (const name of Object.keys(produced)) {
           if (!(name in stage.outputs)) {

@@ -22,7 +22,7 @@ export const run = (args: RunArgs) =>
     const { file, graph } = yield* loadPipeline(args.file)
     const overrides = yield* Effect.forEach(args.set, parseOverride)
     const reporter = process.stdout.isTTY
-      ? liveReporter(process.stdout)
+      ? liveReporter(process.stdout, process.env.NO_COLOR === undefined)
       : plainReporter((line) => process.stdout.write(line + "\n"))
     const record = yield* runPipeline({
       file,
