@@ -24,9 +24,10 @@ const fixtures = "/work/shared/fixtures/models"
 const small = { vocab_size: 97, hidden_size: 36, intermediate_size: 52, num_hidden_layers: 2, max_position_embeddings: 128 }
 // Variants the acceptance list names: q/k norm, Llama 3 rope scaling, GQA ratios 1/2/4, tied and
 // untied, odd sizes (vocab 97, hidden 36 with head_dim 18, FFN 52).
-const generated: Record<string, { config: Record<string, unknown>; seed: number }> = {
+const generated: Record<string, { config: Record<string, unknown>; seed: number; bf16Shards?: string }> = {
   "qwen3-qknorm": {
     seed: 11,
+    bf16Shards: "40KB",
     config: { ...small, model_type: "qwen3", num_attention_heads: 4, num_key_value_heads: 2, head_dim: 12, rope_theta: 1e6, tie_word_embeddings: false }
   },
   "llama3-rope-tied": {
@@ -125,7 +126,8 @@ describeOracle("native engine parity with transformers", () => {
   let reference: Record<string, Reference>
 
   beforeAll(async () => {
-    runOracle(script, ["make", root], JSON.stringify(generated))
+    const specs = Object.fromEntries(Object.entries(generated).map(([n, g]) => [n, { config: g.config, seed: g.seed, bf16_shards: g.bf16Shards }]))
+    runOracle(script, ["make", root], JSON.stringify(specs))
     for (const name of Object.keys(generated)) dirs[name] = join(root, name)
     for (const [name, dir] of Object.entries(dirs)) {
       models[name] = await Effect.runPromise(loadHfModel(dir))
@@ -229,6 +231,17 @@ describeOracle("native engine parity with transformers", () => {
     await Effect.runPromise(exportHfModel(dir, source, weights))
     const d = docs["llama3-rope-tied"]!
     exported["from-scratch"] = { dir, docs: d, logits: await model.logits(pack(d)) }
+  })
+
+  it("a bf16 sharded checkpoint written by transformers loads with transformers' logits", async () => {
+    const dir = join(root, "qwen3-qknorm-bf16-sharded")
+    const model = await Effect.runPromise(loadHfModel(dir))
+    const d = docs["qwen3-qknorm"]!
+    const ours = await NativeModel.create(model.config, model.weights, { threads: 1 }).logits(pack(d))
+    const theirs = JSON.parse(runOracle(script, ["logits"], JSON.stringify({ sharded: { dir, docs: d } }))) as Record<string, Array<number>>
+    const diff = maxAbsDiff(ours, theirs["sharded"]!)
+    console.log(`qwen3-qknorm bf16, sharded: logits max|diff| ${diff.toExponential(2)}`)
+    expect(diff).toBeLessThanOrEqual(1e-4)
   })
 
   it("every exported model gives the same logits in transformers", () => {

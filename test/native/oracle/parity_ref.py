@@ -1,7 +1,8 @@
 """Reference side of the engine parity tests: transformers models in fp32 on CPU.
 
-  make OUT         stdin: {name: {"config": config.json dict, "seed": int}}; writes OUT/<name>/ with
-                   random weights (norm weights and biases perturbed too, so their gradients matter)
+  make OUT         stdin: {name: {"config": config.json dict, "seed": int, "bf16_shards"?: size}}; writes
+                   OUT/<name>/ with random weights (norm weights and biases perturbed too, so their
+                   gradients matter), and with bf16_shards also OUT/<name>-bf16-sharded/ in bf16, sharded
   run              stdin: {"models": {name: dir}, "docs": [{"ids", "labels"}], "micro_batches": [[doc...]],
                    "lrs": [...], "adam": {...}}; for each model prints:
                      logits      every document run SEPARATELY, rows concatenated (what packing must equal)
@@ -60,6 +61,9 @@ def make(out):
                 elif pname.endswith(".bias"):
                     p.copy_(torch.randn_like(p) * 0.1)
         model.save_pretrained(f"{out}/{name}", safe_serialization=True)
+        if spec.get("bf16_shards"):
+            # the form most hub checkpoints take: bf16 weights split into shards with an index
+            model.to(torch.bfloat16).save_pretrained(f"{out}/{name}-bf16-sharded", max_shard_size=spec["bf16_shards"])
     print(json.dumps(sorted(specs)))
 
 
