@@ -1,3 +1,4 @@
+import { fixtures as shared } from "../support/fixtures.ts"
 import { Cause, Effect, Exit } from "effect"
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -10,7 +11,7 @@ import { readSafetensors, writeSafetensors } from "../../native/safetensors.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
 
 const script = fileURLToPath(new URL("./oracle/config_ref.py", import.meta.url))
-const fixtures = "/work/shared/fixtures/models"
+const fixtures = `${shared}/models`
 const fixtureJson = (name: string) => JSON.parse(readFileSync(join(fixtures, name, "config.json"), "utf8")) as Record<string, unknown>
 
 const base = {

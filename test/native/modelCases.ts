@@ -2,13 +2,14 @@
  * Shared inputs of the native model tests: the tiny fixture models, a packed batch of documents and
  * the difference measures the tolerances are stated in.
  */
+import { fixtures } from "../support/fixtures.ts"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Batch, ModelConfig, Weights } from "../../native/index.ts"
 import { readModelDirectory } from "../../native/safetensors.ts"
 
-export const fixtureModels = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "models")
+export const fixtureModels = join(fixtures, "models")
 
 interface HfConfig {
   readonly model_type: string

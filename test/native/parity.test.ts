@@ -4,6 +4,7 @@
  * single token) with -100 labels; the reference runs each document on its own, so equal logits,
  * loss and gradients also prove attention never crosses a document boundary.
  */
+import { fixtures as shared } from "../support/fixtures.ts"
 import { Effect } from "effect"
 import { mkdirSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -19,7 +20,7 @@ import type { AdamWOptions, Batch, Weights } from "../../native/index.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
 
 const script = fileURLToPath(new URL("./oracle/parity_ref.py", import.meta.url))
-const fixtures = "/work/shared/fixtures/models"
+const fixtures = `${shared}/models`
 
 const small = { vocab_size: 97, hidden_size: 36, intermediate_size: 52, num_hidden_layers: 2, max_position_embeddings: 128 }
 // Variants the acceptance list names: q/k norm, Llama 3 rope scaling, GQA ratios 1/2/4, tied and

@@ -4,6 +4,7 @@
  * Every outcome must be either a successful read whose arrays match their shapes, or a typed
  * SafetensorsError naming the file; never a defect (a JS exception of another type), a crash or a hang.
  */
+import { fixtures } from "../support/fixtures.ts"
 import { Cause, Effect, Exit } from "effect"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -11,7 +12,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { readSafetensors, SafetensorsError } from "../../native/safetensors.ts"
 
-const original = new Uint8Array(readFileSync("/work/shared/fixtures/models/tiny-random-llama/model.safetensors"))
+const original = new Uint8Array(readFileSync(`${fixtures}/models/tiny-random-llama/model.safetensors`))
 const headerLength = Number(new DataView(original.buffer).getBigUint64(0, true))
 const headerText = Buffer.from(original.subarray(8, 8 + headerLength)).toString("utf8")
 const data = original.subarray(8 + headerLength)

@@ -1,3 +1,4 @@
+import { fixtures as shared } from "../support/fixtures.ts"
 import { Cause, Effect, Exit } from "effect"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -9,7 +10,7 @@ import type { Tensor } from "../../native/safetensors.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
 
 const script = fileURLToPath(new URL("./oracle/safetensors_ref.py", import.meta.url))
-const fixtures = "/work/shared/fixtures/models"
+const fixtures = `${shared}/models`
 
 interface RefTensor { readonly shape: Array<number>; readonly values: Array<number> }
 

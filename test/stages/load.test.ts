@@ -1,3 +1,4 @@
+import { fixtures as shared } from "../support/fixtures.ts"
 import * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"
 import { mkdtempSync, readFileSync } from "node:fs"
@@ -9,7 +10,7 @@ import { conversationSchema, gsm8k, load, loadDatasets, LoadConfig } from "../..
 import { toConversationTable } from "../../stages/formats/conversationTable.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
 
-const datasets = "/work/shared/fixtures/datasets"
+const datasets = `${shared}/datasets`
 const fixtures = join(import.meta.dirname, "fixtures")
 
 const file = (path: string): DatasetFile => ({ bytes: readFileSync(path), name: basename(path) })

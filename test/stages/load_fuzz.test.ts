@@ -3,6 +3,7 @@
  * every row read is either loaded or rejected with at least one report at its own location, and
  * reading never throws.
  */
+import { fixtures } from "../support/fixtures.ts"
 import { Effect, Random } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -53,8 +54,8 @@ const checkAccounting = (bytes: Uint8Array, name: string, onePerLine: boolean) =
 
 const sources = [
   ["messages.jsonl", join(import.meta.dirname, "fixtures", "messages.jsonl")],
-  ["glaive.jsonl", "/work/shared/fixtures/datasets/llama-factory/glaive_toolcall_en_demo.json"],
-  ["identity.jsonl", "/work/shared/fixtures/datasets/llama-factory/identity.json"]
+  ["glaive.jsonl", `${fixtures}/datasets/llama-factory/glaive_toolcall_en_demo.json`],
+  ["identity.jsonl", `${fixtures}/datasets/llama-factory/identity.json`]
 ] as const
 
 describe("load: seeded corruption of real rows", () => {

@@ -2,6 +2,7 @@
  * The load stage run by the engine: external files hashed in, tables checked against the declared
  * schema and stored, metrics in the run record, failures as the stage's error.
  */
+import { fixtures } from "../support/fixtures.ts"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as arrow from "apache-arrow"
 import { Effect, Layer } from "effect"
@@ -14,7 +15,7 @@ import type { Digest } from "../../src/store/Store.ts"
 import { Store } from "../../src/store/Store.ts"
 import { load } from "../../stages/load.ts"
 
-const identity = "/work/shared/fixtures/datasets/llama-factory/identity.json"
+const identity = `${fixtures}/datasets/llama-factory/identity.json`
 const broken = join(import.meta.dirname, "fixtures", "broken.jsonl")
 
 const runLoad = (path: string, config: Record<string, unknown>) =>

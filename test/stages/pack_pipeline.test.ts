@@ -3,6 +3,7 @@
  * tokenizer and chat template): the packed rows hold exactly the tokenized documents, every trained
  * token once, at its position in its document.
  */
+import { fixtures } from "../support/fixtures.ts"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as arrow from "apache-arrow"
 import { Effect, Layer } from "effect"
@@ -19,8 +20,8 @@ import { pack } from "../../stages/pack.ts"
 import { template } from "../../stages/template.ts"
 import { tokenize } from "../../stages/tokenize.ts"
 
-const gsm8kTest = "/work/shared/fixtures/datasets/gsm8k/test.jsonl"
-const qwen3 = "/work/shared/fixtures/tokenizers/qwen3"
+const gsm8kTest = `${fixtures}/datasets/gsm8k/test.jsonl`
+const qwen3 = `${fixtures}/tokenizers/qwen3`
 const maxSeqLength = 1024
 
 const lists = (table: arrow.Table, column: string): Array<Array<number>> =>
