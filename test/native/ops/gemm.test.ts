@@ -2,14 +2,16 @@ import { beforeAll, it } from "vitest"
 import { describeOracle } from "../../support/oracle.ts"
 import { expectClose, expectThreadInvariant, oracle, ops, type OracleResult } from "./support.ts"
 
-// Tiny, odd (no multiple of any register or cache block) and several K/N/M blocks deep.
+// Tiny, odd (no multiple of any register or cache block) and several blocks deep in K (KC=384), M (MC=72)
+// and N (NC=3072).
 const shapes: ReadonlyArray<readonly [number, number, number]> = [
   [1, 1, 1],
   [5, 3, 7],
   [37, 50, 13],
   [129, 257, 300],
   [300, 517, 129],
-  [64, 1040, 520]
+  [64, 1040, 520],
+  [7, 3100, 9]
 ]
 const cases = shapes.flatMap(([M, N, K], s) =>
   [false, true].flatMap((transA) =>
