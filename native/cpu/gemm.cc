@@ -23,6 +23,8 @@ namespace {
 //   KC=256 MC=72: 292 ms; KC=384 MC=72: 253 ms (torch 287 ms); KC=512 MC=144: no better than 384.
 //   + contiguous packing of transposed A and prefetching the C tile and B ahead: 247 ms vs 273 ms (torch 287 ms).
 //   + 8x8 register transposes to pack transposed B (nn.Linear weights): 252 ms vs 260 ms (torch 294 ms).
+//   Tried and not kept: a 4x24 tile (251 vs 252 ms, a tie), unrolling k by 4 (257 vs 244 ms), MC=36 or 144
+//   (within the +-5% noise of MC=72).
 // KC=384 keeps hidden-size-384 products in one K block (no second pass over C); 6x16 is the largest tile that
 // fits the 16 ymm registers (12 accumulators + 2 B + 1 A).
 constexpr int MR = 6, NR = 16;
