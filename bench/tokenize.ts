@@ -33,7 +33,7 @@ const workers = Number(values.workers)
 const repeat = Number(values.repeat)
 const maxSeqLength = Number(values["max-seq-length"])
 
-const fixtures = fileURLToPath(new URL("../../shared/fixtures/", import.meta.url))
+const fixtures = `${process.env.SFT_FIXTURES ?? fileURLToPath(new URL("../../shared/fixtures", import.meta.url))}/`
 const tokenizerDir = `${fixtures}tokenizers/qwen3`
 const dataset = `${fixtures}datasets/gsm8k/train.jsonl`
 const python = join(process.env.SFT_ORACLE ?? join(homedir(), ".cache", "sft-oracle"), "bin", "python")

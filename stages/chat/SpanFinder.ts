@@ -11,6 +11,7 @@
  * one), that conversation takes the prefix method.
  */
 import type { ChatTemplate, TemplateMessage } from "./ChatTemplate.ts"
+import { containsSentinel } from "./ChatTemplate.ts"
 import { ChatTemplateError } from "./ChatTemplateError.ts"
 import type { Conversation, RenderedConversation, Span, SpanOptions } from "./spans.ts"
 import { renderByPrefixes, renderWithSpans } from "./spans.ts"
@@ -69,7 +70,7 @@ export class SpanFinder {
     const { messages, source } = conversation
     const eot = this.options.endOfTurn
     for (const [index, m] of messages.entries()) {
-      if (/[\uE000-\uE003]/.test(m.content)) {
+      if (containsSentinel(m.content)) {
         throw new ChatTemplateError({ source, message: `messages[${index}].content: contains U+E000–U+E003, reserved for template sentinels` })
       }
       if (m.role === "assistant" && m.content.includes(eot)) {

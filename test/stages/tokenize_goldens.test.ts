@@ -7,9 +7,9 @@ import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { specialTokenAdditions } from "../../stages/chat/specialTokens.ts"
 import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
+import { fixtures as fixturesRoot } from "../support/fixtures.ts"
 
-const fixtures = new URL("../../../shared/fixtures/", import.meta.url)
-const readJson = (path: string): any => JSON.parse(readFileSync(new URL(path, fixtures), "utf8"))
+const readJson = (path: string): any => JSON.parse(readFileSync(`${fixturesRoot}/${path}`, "utf8"))
 
 const goldens = readJson("goldens/tokenizer_goldens.json") as {
   inputs: ReadonlyArray<string>

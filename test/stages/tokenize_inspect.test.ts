@@ -2,14 +2,14 @@
  * `pipeline inspect` for tokenize: decoded text with trained/masked/special tokens told apart, in
  * colour and with plain markers, checked on a Qwen3 rendering whose mask the oracle test covers.
  */
-import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { inspectTokens, legend } from "../../stages/chat/inspectTokens.ts"
 import { deriveEndOfTurn, renderWithSpans } from "../../stages/chat/spans.ts"
 import { resolveTemplateSource } from "../../stages/chat/TemplateSource.ts"
 import { loadEncoder, tokenizeRows } from "../../stages/tokenize.ts"
+import { fixtures as fixturesRoot } from "../support/fixtures.ts"
 
-const qwen3 = fileURLToPath(new URL("../../../shared/fixtures/tokenizers/qwen3", import.meta.url))
+const qwen3 = `${fixturesRoot}/tokenizers/qwen3`
 
 const example = () => {
   const source = resolveTemplateSource({ kwargs: { enable_thinking: false } }, qwen3)

@@ -17,8 +17,8 @@ import { Store } from "../../src/store/Store.ts"
 import { load } from "../../stages/load.ts"
 import { template } from "../../stages/template.ts"
 import { loadEncoder, tokenize } from "../../stages/tokenize.ts"
+import { fixtures } from "../support/fixtures.ts"
 
-const fixtures = "/work/shared/fixtures"
 const qwen3 = `${fixtures}/tokenizers/qwen3`
 const phi3 = `${fixtures}/tokenizers/phi-3-mini`
 

@@ -10,13 +10,14 @@ Writes [{input_ids, assistant_masks}] to stdout. With the argument `templates` i
 marked templates instead (the tests also render them with our {% generation %} support).
 """
 import json
+import os
 import sys
 from pathlib import Path
 
 from transformers import PreTrainedTokenizerFast
 
 ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "tokenizers"
+FIXTURES = Path(os.environ.get("SFT_FIXTURES", ROOT.parent / "shared" / "fixtures")) / "tokenizers"
 
 
 def config_template(path):

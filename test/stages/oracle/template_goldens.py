@@ -6,6 +6,7 @@ test/stages/goldens/builtin_chatml.json: our built-in stages/chat/chatml.jinja r
 Run: ~/.cache/sft-oracle/bin/python test/stages/oracle/template_goldens.py
 """
 import json
+import os
 from pathlib import Path
 
 import tokenizers
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / "node_modules" / "@lenml" / "tokenizer-llama3_1" / "models"
 OUT = ROOT / "test" / "stages" / "goldens" / "llama3_1_chat_template.json"
 CHATML_OUT = ROOT / "test" / "stages" / "goldens" / "builtin_chatml.json"
-QWEN3 = ROOT.parent / "shared" / "fixtures" / "tokenizers" / "qwen3" / "tokenizer.json"
+QWEN3 = Path(os.environ.get("SFT_FIXTURES", ROOT.parent / "shared" / "fixtures")) / "tokenizers" / "qwen3" / "tokenizer.json"
 
 CONVERSATIONS = {
     "user_only": [{"role": "user", "content": "Hello!"}],
