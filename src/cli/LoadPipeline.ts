@@ -4,8 +4,8 @@
  * esbuild's `file:line:col` for syntax errors, the first stack frame in a user file for throws.
  */
 import { existsSync } from "node:fs"
-import { dirname, relative, resolve } from "node:path"
-import { pathToFileURL } from "node:url"
+import { dirname, relative, resolve, sep } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { Effect, Schema } from "effect"
 import { buildGraph } from "../Pipeline.ts"
 import type { Pipeline, PipelineGraph } from "../Pipeline.ts"
@@ -23,7 +23,10 @@ const shown = (path: string): string => {
 
 const userFrame = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?$/
 
-/** `file:line:col` of the first stack frame outside node internals and node_modules. */
+/** The engine's own sources: a frame there is where an error was raised, not the user's mistake. */
+const engineRoot = dirname(dirname(fileURLToPath(import.meta.url))) + sep
+
+/** `file:line:col` of the first stack frame outside node internals, node_modules and the engine. */
 const locate = (error: unknown, fallback: string): string => {
   const stack = error instanceof Error ? error.stack ?? "" : ""
   const transform = /^(\/.+?):(\d+):(\d+): ERROR: /m.exec(error instanceof Error ? error.message : "")
@@ -32,6 +35,7 @@ const locate = (error: unknown, fallback: string): string => {
     const match = userFrame.exec(line.trim())
     if (!match || match[1]!.includes("/node_modules/")) continue
     const file = match[1]!.replace(/^file:\/\//, "")
+    if (file.startsWith(engineRoot)) continue
     return `${shown(file)}:${match[2]}:${match[3]}`
   }
   const bare = /^(\/[^\n:]+):(\d+)\n/.exec(stack)

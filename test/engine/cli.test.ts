@@ -88,19 +88,26 @@ describe("pipeline CLI", () => {
     )
   })
 
-  it("rejects unknown instances and keys, missing input files, unknown runs and path-like run ids", async () => {
-    const [instance, key, missing, run, traversal] = await Promise.all([
+  it("rejects unknown instances and keys, missing files, unknown runs, path-like run ids and duplicate instances", async () => {
+    project.write("twice.ts", project.read("pipeline.ts").replace(
+      "p.add(stats, { inputs: { rows: shouted.rows } })",
+      "p.add(stats, { inputs: { rows: shouted.rows } })\n  p.add(stats, { inputs: { rows: split.lines } })"
+    ))
+    const line = project.read("twice.ts").split("\n").findIndex((l) => l.includes("split.lines } })")) + 1
+    const [instance, key, missing, run, traversal, twice] = await Promise.all([
       project.cli("run", "pipeline.ts", "--set", "nope.x=1"),
       project.cli("run", "pipeline.ts", "--set", "upper.sufix=1"),
       project.cli("run", "missing.ts"),
       project.cli("show", "zzz"),
-      project.cli("show", "../../etc/passwd")
+      project.cli("show", "../../etc/passwd"),
+      project.cli("run", "twice.ts")
     ])
     expectUserError(instance, /^error: config nope\.x=1: no stage instance "nope"/)
     expectUserError(key, /^error: config \/upper\/sufix: Expected no excess property/)
     expectUserError(missing, /^error: missing\.ts: no such file$/)
     expectUserError(run, /^error: run zzz: no run with this id or prefix$/)
     expectUserError(traversal, /^error: run \.\.\/\.\.\/etc\/passwd: no run with this id or prefix$/)
+    expectUserError(twice, new RegExp(`^error: twice\\.ts:${line}:\\d+: two stage instances are named "stats"`))
   })
 
   it("reports a missing input file as its path", async () => {
