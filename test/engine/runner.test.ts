@@ -3,11 +3,14 @@
  * declaration checks, exceptions inside stages, failure isolation, seeds, env facts and configs
  * without a canonical encoding.
  */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as arrow from "apache-arrow"
 import { Effect, Layer, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { Blob, definePipeline, defineStage, Optional, Table, tableFrom, tableSchema } from "../../src/index.ts"
+import { Blob, definePipeline, defineStage, Files, Optional, Table, tableFrom, tableSchema } from "../../src/index.ts"
 import { buildGraph } from "../../src/Pipeline.ts"
 import type { Pipeline } from "../../src/Pipeline.ts"
 import { explainManifests } from "../../src/runner/Explain.ts"
@@ -15,6 +18,7 @@ import type { RunEvent } from "../../src/runner/Reporter.ts"
 import { runPipeline } from "../../src/runner/Runner.ts"
 import { stageSeed } from "../../src/runner/Seed.ts"
 import { layerMemory } from "../../src/store/MemoryStore.ts"
+import { Store } from "../../src/store/Store.ts"
 
 const numbers = tableSchema({ n: new arrow.Int32() })
 const seen: Array<{ instance: string; seed: number; extra: unknown }> = []
@@ -80,6 +84,20 @@ const dated = defineStage({
   run: () => Effect.sync(() => ({ outputs: { report: new Uint8Array() } }))
 })
 
+const listing = defineStage({
+  name: "listing",
+  module: import.meta.url,
+  config: Schema.Struct({}),
+  inputs: { tree: Files(), file: Blob() },
+  outputs: { listing: Blob() },
+  run: (ctx) =>
+    Effect.sync(() => {
+      const lines = ctx.inputs.tree.files.map((f) => `${f.path} ${readFileSync(join(ctx.inputs.tree.dir, f.path), "utf8")}`)
+      lines.push(`${ctx.inputs.file.name} ${readFileSync(ctx.inputs.file.path, "utf8")}`)
+      return { outputs: { listing: new TextEncoder().encode(lines.join("\n")) } }
+    })
+})
+
 const events: Array<RunEvent> = []
 const reporter = { event: (event: RunEvent) => void events.push(event), close: () => undefined }
 
@@ -94,7 +112,7 @@ const run = (pipeline: Pipeline, options: { sanity?: boolean; seed?: number } = 
     ...(options.seed === undefined ? {} : { seed: options.seed })
   })
 
-const test = <A, E>(effect: Effect.Effect<A, E, import("../../src/store/Store.ts").Store>) =>
+const test = <A, E>(effect: Effect.Effect<A, E, Store>) =>
   Effect.runPromise(Effect.scoped(effect.pipe(Effect.provide(layerMemory.pipe(Layer.provide(NodeServices.layer))))) as Effect.Effect<A, E>)
 
 describe("runner", () => {
@@ -157,5 +175,34 @@ describe("runner", () => {
     const error = await test(Effect.flip(run(pipeline)))
     expect(error._tag).toBe("ConfigError")
     expect(error).toMatchObject({ path: "/dated/when", message: "an instance of Date has no canonical encoding" })
+  })
+
+  it("imports external files and directories by content and materialises trees for the stage", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runner-dir-"))
+    try {
+      mkdirSync(join(dir, "model", "sub"), { recursive: true })
+      writeFileSync(join(dir, "model", "config.json"), "{}")
+      writeFileSync(join(dir, "model", "sub", "weights.bin"), "w")
+      writeFileSync(join(dir, "notes.txt"), "n")
+      const pipeline = definePipeline({ name: "external" }, (p) => {
+        p.add(listing, { inputs: { tree: p.dir("model"), file: p.file("notes.txt") } })
+      })
+      const record = await test(Effect.gen(function*() {
+        const store = yield* Store
+        const result = yield* runPipeline({
+          file: join(dir, "pipeline.ts"), graph: buildGraph(pipeline, dir), overrides: [], sanity: false, force: [], reporter
+        })
+        const out = result.stages[0]!.outputs!.listing!
+        const bytes = yield* store.readBytes({ digest: out.digest as never, size: out.size })
+        return { result, text: new TextDecoder().decode(bytes) }
+      }))
+      expect(record.result.status).toBe("succeeded")
+      expect(record.text).toBe("config.json {}\nsub/weights.bin w\nnotes.txt n")
+      const tree = record.result.external.find((e) => e.id === "dir:model")!.artifact
+      expect(tree.files!.map((f) => f.path)).toEqual(["config.json", "sub/weights.bin"])
+      expect(record.result.stages[0]!.manifest!.inputs.file).toMatchObject({ name: "notes.txt" })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
