@@ -10,7 +10,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as arrow from "apache-arrow"
 import { Effect, Layer, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { Blob, definePipeline, defineStage, Files, Optional, Table, tableFrom, tableSchema } from "../../src/index.ts"
+import { Blob, definePipeline, defineStage, Files, Optional, StageFailure, Table, tableFrom, tableSchema } from "../../src/index.ts"
 import { buildGraph } from "../../src/Pipeline.ts"
 import type { Pipeline } from "../../src/Pipeline.ts"
 import { explainManifests } from "../../src/runner/Explain.ts"
@@ -95,6 +95,28 @@ const listing = defineStage({
       const lines = ctx.inputs.tree.files.map((f) => `${f.path} ${readFileSync(join(ctx.inputs.tree.dir, f.path), "utf8")}`)
       lines.push(`${ctx.inputs.file.name} ${readFileSync(ctx.inputs.file.path, "utf8")}`)
       return { outputs: { listing: new TextEncoder().encode(lines.join("\n")) } }
+    })
+})
+
+let attempts = 0
+
+const resumable = defineStage({
+  name: "resumable",
+  module: import.meta.url,
+  config: Schema.Struct({}),
+  inputs: {},
+  outputs: { state: Blob() },
+  run: (ctx) =>
+    Effect.gen(function*() {
+      attempts += 1
+      const latest = yield* ctx.checkpoints.latest()
+      if (attempts === 1) {
+        writeFileSync(join(ctx.tmpDir, "state.txt"), "step 5")
+        yield* ctx.checkpoints.save(5, ctx.tmpDir)
+        return yield* new StageFailure({ stage: "resumable", message: "killed after step 5" })
+      }
+      const resumed = latest._tag === "Some" ? `${latest.value.step}:${readFileSync(join(latest.value.dir, "state.txt"), "utf8")}` : "fresh"
+      return { outputs: { state: new TextEncoder().encode(resumed) } }
     })
 })
 
@@ -204,5 +226,21 @@ describe("runner", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+
+  it("lets a failed stage resume from its last checkpoint, and drops checkpoints once it commits", async () => {
+    const pipeline = definePipeline({ name: "resume" }, (p) => {
+      p.add(resumable, { inputs: {} })
+    })
+    const outcome = await test(Effect.gen(function*() {
+      const store = yield* Store
+      const failed = yield* run(pipeline)
+      const done = yield* run(pipeline)
+      const out = done.stages[0]!.outputs!.state!
+      const bytes = yield* store.readBytes({ digest: out.digest as never, size: out.size })
+      const left = yield* store.latestCheckpoint(done.stages[0]!.key!)
+      return { failed: failed.stages[0]!.error, text: new TextDecoder().decode(bytes), left: left._tag }
+    }))
+    expect(outcome).toEqual({ failed: "killed after step 5", text: "5:step 5", left: "None" })
   })
 })
