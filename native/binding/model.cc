@@ -378,8 +378,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     auto norm = std::make_shared<double>(0);
     return start(
         env,
-        [this, a0 = a[0], lr = static_cast<float>(a[1]), b1 = static_cast<float>(a[2]), b2 = static_cast<float>(a[3]),
-         eps = static_cast<float>(a[4]), wd = static_cast<float>(a[5]), clip = static_cast<float>(a[6]), norm] {
+        [this, a0 = a[0], lr = a[1], b1 = a[2], b2 = a[3], eps = a[4], wd = a[5], clip = a[6], norm] {
           *norm = model_->step(a0, lr, b1, b2, eps, wd, clip);
           if (!std::isfinite(*norm))
             return "step " + std::to_string(model_->step_count + 1) + ": the gradient norm is not finite (" +

@@ -390,8 +390,8 @@ double Model::accumulate(int64_t* tokens, const int32_t* ids, const int32_t* lab
 
 void Model::zero_grad() { std::memset(grads_.get(), 0, static_cast<size_t>(num_params_) * sizeof(float)); }
 
-double Model::step(double tokens_in_step, float lr, float beta1, float beta2, float eps, float weight_decay,
-                   float max_grad_norm) {
+double Model::step(double tokens_in_step, double lr, double beta1, double beta2, double eps, double weight_decay,
+                   double max_grad_norm) {
   float* g = grads_.get();
   // The loss of the step is sum / tokens_in_step, so are its gradients. Padding between slots is 0.
   scale_inplace(g, static_cast<float>(1.0 / tokens_in_step), num_params_);
@@ -405,7 +405,7 @@ double Model::step(double tokens_in_step, float lr, float beta1, float beta2, fl
   step_count++;
   for (const TensorSlot& s : slots_)
     adamw_update(params_.get() + s.offset, m_.get() + s.offset, v_.get() + s.offset, g + s.offset, s.numel, lr,
-                 beta1, beta2, eps, s.decay ? weight_decay : 0.0f, step_count);
+                 beta1, beta2, eps, s.decay ? weight_decay : 0.0, step_count);
   zero_grad();
   return norm;
 }

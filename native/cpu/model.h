@@ -130,8 +130,9 @@ class Model {
 
   // grads /= tokens_in_step, global norm, clip to max_grad_norm (if > 0), AdamW, zero grads.
   // Returns the norm before clipping; a non-finite norm leaves the parameters untouched and returns it.
-  double step(double tokens_in_step, float lr, float beta1, float beta2, float eps, float weight_decay,
-              float max_grad_norm);
+  // Hyper-parameters stay double down to adamw_update: (1 - beta2) in float is off by 1.3e-5.
+  double step(double tokens_in_step, double lr, double beta1, double beta2, double eps, double weight_decay,
+              double max_grad_norm);
 
   // Appends up to max_new tokens after the prompt (greedy when temperature == 0); stops after
   // emitting a stop token (which is included).
