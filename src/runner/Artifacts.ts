@@ -13,7 +13,6 @@ import { canonicalJson } from "../key/Canonical.ts"
 import type { Digest } from "../store/Digest.ts"
 import { Store, StoreError, type CorruptObject } from "../store/Store.ts"
 import type { ArtifactRef } from "./Records.ts"
-import { scopedTmpDir } from "./TmpDir.ts"
 
 /** A stage produced an output that does not match its declaration. */
 export class OutputMismatch extends Schema.TaggedError<OutputMismatch>()("OutputMismatch", {
@@ -170,7 +169,7 @@ export const putOutput = (
 const materialise = (ref: ArtifactRef): Effect.Effect<FilesRef, StoreError, Store | Scope.Scope> =>
   Effect.gen(function*() {
     const store = yield* Store
-    const dir = yield* scopedTmpDir
+    const dir = yield* store.makeTmpDir
     const files = ref.files ?? []
     for (const file of files) {
       const target = join(dir, ...file.path.split("/"))

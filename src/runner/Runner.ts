@@ -25,7 +25,6 @@ import { engineVersion, schemeVersion } from "../key/Manifest.ts"
 import type { KeyManifest } from "../key/Manifest.ts"
 import { Store, StoreError, type CorruptObject } from "../store/Store.ts"
 import { allPresent, OutputMismatch, putOutput, readArtifact } from "./Artifacts.ts"
-import { scopedTmpDir } from "./TmpDir.ts"
 import { configure, ConfigError } from "./Config.ts"
 import type { ConfiguredStage, Override } from "./Config.ts"
 import { importDir, importFile, loadStatCache, MissingInput, saveStatCache } from "./External.ts"
@@ -222,7 +221,7 @@ export const runPipeline = (
       Effect.gen(function*() {
         const stage = node.stage as AnyStage
         const started = Date.now()
-        const tmpDir = yield* scopedTmpDir
+        const tmpDir = yield* store.makeTmpDir
         const values: Record<string, unknown> = {}
         for (const [name, spec] of Object.entries(stage.inputs as Record<string, InputSpec>)) {
           values[name] = yield* readArtifact(spec, inputs[name])

@@ -65,7 +65,8 @@ const make = (rootDir: string) =>
     const withFileLock = yield* FileLock.make(dirs.locks, dirs.tmp)
 
     const ensureDir = (dir: string) => fs.makeDirectory(dir, { recursive: true })
-    const tmpPath = (purpose: string) => ensureDir(dirs.tmp).pipe(Effect.as(path.join(dirs.tmp, Owners.tmpName(purpose))))
+    // The name is drawn when the Effect runs, so a reused Effect (makeTmpDir) gets a fresh one each time.
+    const tmpPath = (purpose: string) => ensureDir(dirs.tmp).pipe(Effect.map(() => path.join(dirs.tmp, Owners.tmpName(purpose))))
     const syncDir = (dir: string) => Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (file) => file.sync))
     const size = (info: FileSystem.File.Info) => Number(info.size)
     const statOption = (file: string) =>

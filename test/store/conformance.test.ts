@@ -215,6 +215,9 @@ for (const [name, makeLayer] of implementations) {
               const dir = yield* store.makeTmpDir
               writeFileSync(join(dir, "x"), "y")
               expect(existsSync(join(dir, "x"))).toBe(true)
+              // The same Effect used again in one process gives another directory.
+              const other = yield* store.makeTmpDir
+              expect(other).not.toBe(dir)
               return dir
             })
           )
