@@ -32,6 +32,9 @@ export const tableSchema = <const F extends Readonly<Record<string, arrow.DataTy
   return new arrow.Schema<ColumnsTypeMap<F>>(fields as Array<arrow.Field<ColumnsTypeMap<F>[keyof F]>>)
 }
 
+/** The TypeMap of a schema built by {@link tableSchema}: `arrow.Table<ColumnsOf<typeof schema>>`. */
+export type ColumnsOf<S> = S extends arrow.Schema<infer T> ? T : never
+
 /** Column values `tableFrom` accepts: plain values (null for nulls) or a ready vector. */
 export type ColumnValues<T extends arrow.DataType> = ReadonlyArray<T["TValue"] | null> | arrow.Vector<T>
 

@@ -33,6 +33,7 @@ export type {
   Stage,
   StageDefinition
 } from "./Stage.ts"
+export { withDefault } from "./ConfigDefault.ts"
 export { StageFailure } from "./StageFailure.ts"
 export { nullable, tableFrom, tableSchema } from "./TableSchema.ts"
-export type { Column, ColumnsTypeMap, ColumnValues } from "./TableSchema.ts"
+export type { Column, ColumnsOf, ColumnsTypeMap, ColumnValues } from "./TableSchema.ts"

@@ -13,8 +13,9 @@
 import { readFile } from "node:fs/promises"
 import { Effect, Schema } from "effect"
 import type { BlobRef } from "../src/index.ts"
-import { Blob, defineStage, Optional, StageFailure, Table } from "../src/index.ts"
-import { conversationSchema, toConversationTable } from "./formats/conversationTable.ts"
+import { Blob, defineStage, Optional, StageFailure, Table, withDefault } from "../src/index.ts"
+import { toConversationTable } from "./formats/conversationTable.ts"
+import { conversationSchema } from "./schemas/conversation.ts"
 import { formatNames } from "./formats/format.ts"
 import { inspectConversations } from "./formats/inspectConversations.ts"
 import type { DatasetOptions, DatasetRead, LoadedRow } from "./formats/readDataset.ts"
@@ -22,11 +23,8 @@ import { readDataset } from "./formats/readDataset.ts"
 import { formatReport } from "./formats/report.ts"
 import { splitByFraction } from "./formats/split.ts"
 
-export { conversationSchema } from "./formats/conversationTable.ts"
+export { conversationSchema } from "./schemas/conversation.ts"
 export { gsm8k } from "./formats/promptCompletion.ts"
-
-const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => (schema: S) =>
-  schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
 
 /** The load stage's config. */
 export const LoadConfig = Schema.Struct({

@@ -11,21 +11,16 @@
  */
 import * as arrow from "apache-arrow"
 import { Effect, Random, Schema } from "effect"
-import { defineStage, StageFailure, Table, tableSchema } from "../src/index.ts"
-import type { TokenizedColumns } from "./tokenize.ts"
-import { tokenizedSchema } from "./tokenize.ts"
+import { defineStage, StageFailure, Table, withDefault } from "../src/index.ts"
+import { int32List } from "./schemas/int32Lists.ts"
+import { packedSchema } from "./schemas/packed.ts"
+import type { PackedTable } from "./schemas/packed.ts"
+import { tokenizedSchema } from "./schemas/tokenized.ts"
+import type { TokenizedColumns } from "./schemas/tokenized.ts"
+
+export { packedSchema } from "./schemas/packed.ts"
 
 const IGNORE_INDEX = -100
-
-const int32List = () => new arrow.List(new arrow.Field("item", new arrow.Int32(), false))
-
-/** Contract C: per row, sum(seq_lengths) == length of the other three lists <= maxSeqLength. */
-export const packedSchema = tableSchema({
-  input_ids: int32List(),
-  labels: int32List(),
-  position_ids: int32List(),
-  seq_lengths: int32List()
-})
 
 /** One tokenized example. */
 export interface Document {
@@ -175,7 +170,7 @@ const listData = (offsets: Int32Array, values: Int32Array) => {
 }
 
 /** The table for {@link packedSchema}. */
-export const toPackedTable = (columns: PackedColumns): arrow.Table<typeof packedSchema extends arrow.Schema<infer T> ? T : never> => {
+export const toPackedTable = (columns: PackedColumns): PackedTable => {
   const children = [
     listData(columns.offsets, columns.inputIds),
     listData(columns.offsets, columns.labels),
@@ -194,7 +189,7 @@ export const toPackedTable = (columns: PackedColumns): arrow.Table<typeof packed
 /** The pack stage's config. */
 export const PackConfig = Schema.Struct({
   maxSeqLength: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
-  packing: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
+  packing: Schema.Boolean.pipe(withDefault(true)),
   /** Seed of the tie order and the bin shuffle; defaults to the stage seed (derived from the run seed). */
   dataSeed: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
 })

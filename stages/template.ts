@@ -10,35 +10,21 @@
  */
 import * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"
-import { defineStage, Files, Optional, StageFailure, Table, tableSchema } from "../src/index.ts"
+import { defineStage, Files, Optional, StageFailure, Table, withDefault } from "../src/index.ts"
 import type { TemplateMessage } from "./chat/ChatTemplate.ts"
 import { ChatTemplateError } from "./chat/ChatTemplateError.ts"
 import { SpanFinder } from "./chat/SpanFinder.ts"
 import type { RenderedConversation } from "./chat/spans.ts"
 import { deriveEndOfTurn } from "./chat/spans.ts"
 import { resolveTemplateSource } from "./chat/TemplateSource.ts"
-import { conversationSchema } from "./load.ts"
+import { conversationSchema } from "./schemas/conversation.ts"
+import type { ConversationColumns } from "./schemas/conversation.ts"
+import { renderedSchema } from "./schemas/rendered.ts"
+import type { RenderedColumns } from "./schemas/rendered.ts"
 
-const spanType = new arrow.Struct<{ start: arrow.Int32; end: arrow.Int32; turn: arrow.Int32 }>([
-  new arrow.Field("start", new arrow.Int32(), false),
-  new arrow.Field("end", new arrow.Int32(), false),
-  new arrow.Field("turn", new arrow.Int32(), false)
-])
+export { renderedSchema } from "./schemas/rendered.ts"
+export type { RenderedColumns } from "./schemas/rendered.ts"
 
-/** Contract C: `text`, `spans` (UTF-16 [start, end) of trained text, `turn` = message index), `source`. */
-export const renderedSchema = tableSchema({
-  text: new arrow.Utf8(),
-  spans: new arrow.List(new arrow.Field("item", spanType, false)),
-  source: new arrow.Utf8()
-})
-
-/** The TypeMap of {@link renderedSchema}. */
-export type RenderedColumns = typeof renderedSchema extends arrow.Schema<infer T> ? T : never
-
-type ConversationColumns = typeof conversationSchema extends arrow.Schema<infer T> ? T : never
-
-const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => (schema: S) =>
-  schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
 
 /** The template stage's config. */
 export const TemplateConfig = Schema.Struct({

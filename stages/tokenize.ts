@@ -12,30 +12,21 @@
 import * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"
 import { readFileSync } from "node:fs"
-import { Blob, defineStage, StageFailure, Table, tableSchema } from "../src/index.ts"
+import { Blob, defineStage, StageFailure, Table, withDefault } from "../src/index.ts"
 import { inspectTokens } from "./chat/inspectTokens.ts"
-import { int32List, int32ListData, int32ListRow } from "./chat/int32Lists.ts"
 import type { Masked, MaskOptions } from "./chat/mask.ts"
 import { tokenizeAndMask } from "./chat/mask.ts"
 import type { Span } from "./chat/spans.ts"
 import { specialTokenAdditions } from "./chat/specialTokens.ts"
 import { TokenEncoder } from "./chat/TokenEncoder.ts"
-import { renderedSchema } from "./template.ts"
+import { int32ListData, int32ListRow } from "./schemas/int32Lists.ts"
+import { renderedSchema } from "./schemas/rendered.ts"
+import type { RenderedColumns } from "./schemas/rendered.ts"
+import { tokenizedSchema } from "./schemas/tokenized.ts"
+import type { TokenizedColumns } from "./schemas/tokenized.ts"
 
-/** Contract C: `input_ids`, `labels` (unshifted, −100 where not trained), `source`. */
-export const tokenizedSchema = tableSchema({
-  input_ids: int32List(),
-  labels: int32List(),
-  source: new arrow.Utf8()
-})
-
-/** The TypeMap of {@link tokenizedSchema}. */
-export type TokenizedColumns = typeof tokenizedSchema extends arrow.Schema<infer T> ? T : never
-
-type RenderedColumns = typeof renderedSchema extends arrow.Schema<infer T> ? T : never
-
-const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => (schema: S) =>
-  schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
+export { tokenizedSchema } from "./schemas/tokenized.ts"
+export type { TokenizedColumns } from "./schemas/tokenized.ts"
 
 /** The tokenize stage's config. */
 export const TokenizeConfig = Schema.Struct({

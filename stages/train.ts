@@ -15,8 +15,8 @@ import { exportHfModel } from "../native/hfExport.ts"
 import { NativeModel } from "../native/index.ts"
 import type { Batch } from "../native/index.ts"
 import { initWeights } from "../native/init.ts"
-import { defineStage, Files, Optional, StageFailure, Table } from "../src/index.ts"
-import { packedSchema } from "./pack.ts"
+import { defineStage, Files, Optional, StageFailure, Table, withDefault } from "../src/index.ts"
+import { packedSchema } from "./schemas/packed.ts"
 import { makeBatch, planSteps } from "./train/batches.ts"
 import { readCheckpoint, writeCheckpoint } from "./train/checkpoint.ts"
 import { historySchema, historyTable } from "./train/history.ts"
@@ -26,9 +26,6 @@ import { lrFactor, schedulerTypes, warmupSteps } from "./train/schedule.ts"
 const positive = Schema.Finite.check(Schema.isGreaterThan(0))
 const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 const count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
-const withDefault = <S extends Schema.Top>(value: S["Type"]) => (schema: S) =>
-  schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
-
 export const TrainConfig = Schema.Struct({
   /** Start from weights initialised with the stage seed (the model directory needs only config.json). */
   fromScratch: Schema.Boolean.pipe(withDefault(false)),

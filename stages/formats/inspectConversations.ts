@@ -3,7 +3,7 @@
  * message, so a wrong format mapping (a sharegpt role, a missing system prompt) is seen before training.
  */
 import type * as arrow from "apache-arrow"
-import type { ConversationColumns } from "./conversationTable.ts"
+import type { ConversationColumns } from "../schemas/conversation.ts"
 
 const roleColor: Record<string, string> = { system: "35", user: "36", assistant: "32", tool: "33" }
 

@@ -4,12 +4,9 @@
  * grouped into optimizer steps of `gradientAccumulationSteps`. A micro-batch is flattened into one
  * token stream; each packed document becomes its own attention segment.
  */
-import type * as arrow from "apache-arrow"
 import { Effect, Random } from "effect"
 import type { Batch } from "../../native/index.ts"
-import type { packedSchema } from "../pack.ts"
-
-type PackedTable = arrow.Table<typeof packedSchema extends arrow.Schema<infer T> ? T : never>
+import type { PackedTable } from "../schemas/packed.ts"
 
 /** One optimizer step: the packed rows of each of its micro-batches. */
 export type StepPlan = ReadonlyArray<ReadonlyArray<number>>

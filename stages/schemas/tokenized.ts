@@ -1,0 +1,17 @@
+/**
+ * Tokenized examples: the tokenize stage's output and the pack stage's input (contract C).
+ */
+import * as arrow from "apache-arrow"
+import { tableSchema } from "../../src/index.ts"
+import type { ColumnsOf } from "../../src/index.ts"
+import { int32List } from "./int32Lists.ts"
+
+/** `input_ids`, `labels` (unshifted, −100 where not trained), `source` (`file:line` of the row). */
+export const tokenizedSchema = tableSchema({
+  input_ids: int32List(),
+  labels: int32List(),
+  source: new arrow.Utf8()
+})
+
+/** The TypeMap of {@link tokenizedSchema}. */
+export type TokenizedColumns = ColumnsOf<typeof tokenizedSchema>
