@@ -1,6 +1,7 @@
 /**
- * A bench/tokenize.ts worker: loads the template and tokenizer once, then renders, tokenizes and
- * masks the rows it is sent, with the same functions the template and tokenize stages run.
+ * A bench/tokenize.ts worker: loads the template and tokenizer once, renders the rows it is sent,
+ * then (on the next message) tokenizes and masks them, with the same functions the template and
+ * tokenize stages run. Two messages, so the two phases can be timed apart.
  */
 import { parentPort, workerData } from "node:worker_threads"
 import type { TemplateMessage } from "../stages/chat/ChatTemplate.ts"
@@ -9,10 +10,10 @@ import { deriveEndOfTurn } from "../stages/chat/spans.ts"
 import { resolveTemplateSource } from "../stages/chat/TemplateSource.ts"
 import { loadEncoder, tokenizeRows } from "../stages/tokenize.ts"
 
-/** What the main thread sends: rows to process. */
-export interface WorkRequest {
-  readonly rows: ReadonlyArray<{ readonly messages: ReadonlyArray<TemplateMessage>; readonly source: string }>
-}
+/** What the main thread sends: rows to render, then "tokenize" for the rows last rendered. */
+export type WorkRequest =
+  | { readonly rows: ReadonlyArray<{ readonly messages: ReadonlyArray<TemplateMessage>; readonly source: string }> }
+  | "tokenize"
 
 /** What a worker sends back (token arrays are transferred, not copied). */
 export interface WorkResult {
@@ -32,11 +33,17 @@ const finder = new SpanFinder(template, { variables: source.variables, endOfTurn
 const encoder = loadEncoder(`${tokenizerDir}/tokenizer.json`)
 const port = parentPort!
 
+let rendered: Array<ReturnType<SpanFinder["find"]> & { source: string }> = []
+
 port.on("message", (request: WorkRequest) => {
-  const rendered = request.rows.map((row) => ({
-    ...finder.find({ messages: row.messages, tools: null, source: row.source }),
-    source: row.source
-  }))
+  if (request !== "tokenize") {
+    rendered = request.rows.map((row) => ({
+      ...finder.find({ messages: row.messages, tools: null, source: row.source }),
+      source: row.source
+    }))
+    port.postMessage("rendered")
+    return
+  }
   const { examples, counts } = tokenizeRows(
     encoder,
     rendered,
