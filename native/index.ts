@@ -130,7 +130,8 @@ interface Addon {
   readonly Model: new (config: ModelConfig, threads: number, recompute: boolean) => Handle
 }
 
-const addon = createRequire(import.meta.url)("./build/Release/sft_native.node") as Addon
+// SFT_NATIVE_ADDON loads another build of the same sources (e.g. one with AddressSanitizer).
+const addon = createRequire(import.meta.url)(process.env.SFT_NATIVE_ADDON ?? "./build/Release/sft_native.node") as Addon
 
 // Some checkpoints carry buffers that are recomputed from the config.
 const ignoredTensor = (name: string): boolean => name.endsWith("rotary_emb.inv_freq")
