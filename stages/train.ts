@@ -192,7 +192,7 @@ export const train = defineStage({
           trainLoss: last?.loss ?? Number.NaN,
           firstLoss: history[0]?.loss ?? Number.NaN,
           ...(finalEval === undefined || finalEval === null ? {} : { evalLoss: finalEval }),
-          tokensPerSecond: seconds > 0 ? Math.round(trainedTokens / seconds) : 0,
+          trainedTokensPerSecond: seconds > 0 ? Math.round(trainedTokens / seconds) : 0,
           peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024)
         }
       }
