@@ -38,24 +38,40 @@ const writeAt = async (file: FileHandle, bytes: Uint8Array, position: number): P
   }
 }
 
-/** Hashes the file at `path`, reading the next chunk while the current one is hashed. */
+/**
+ * Reads `source` chunk by chunk, reading the next chunk while `consume` handles the current one
+ * (hashing it, and writing it in the copy case); returns the number of bytes read.
+ */
+const eachChunk = async (
+  source: FileHandle,
+  signal: AbortSignal | undefined,
+  consume: (chunk: Buffer, position: number) => Promise<void> | void
+): Promise<number> => {
+  const buffers = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)] as const
+  let current = 0
+  let position = 0
+  let length = await readAt(source, buffers[0], 0)
+  while (length > 0) {
+    abortIf(signal)
+    const chunk = buffers[current]!.subarray(0, length)
+    const next = readAt(source, buffers[1 - current]!, position + length)
+    const consumed = consume(chunk, position)
+    position += length
+    ;[, length] = await Promise.all([consumed, next])
+    current = 1 - current
+  }
+  return position
+}
+
+/** Hashes the file at `path`. */
 export const hashFile = async (path: string, signal?: AbortSignal): Promise<Hashed> => {
   const source = await open(path, "r")
   try {
     const hash = Digests.hasher()
-    const buffers = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)] as const
-    let current = 0
-    let position = 0
-    let length = await readAt(source, buffers[0], 0)
-    while (length > 0) {
-      abortIf(signal)
-      const next = readAt(source, buffers[1 - current]!, position + length)
-      hash.update(buffers[current]!.subarray(0, length))
-      position += length
-      length = await next
-      current = 1 - current
-    }
-    return { digest: Digests.fromHash(hash), size: position }
+    const size = await eachChunk(source, signal, (chunk) => {
+      hash.update(chunk)
+    })
+    return { digest: Digests.fromHash(hash), size }
   } finally {
     await source.close()
   }
@@ -76,23 +92,14 @@ export const hashCopy = async (
     const target = await open(destination, "wx", mode)
     try {
       const hash = Digests.hasher()
-      const buffers = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)] as const
-      let current = 0
-      let position = 0
-      let length = await readAt(source, buffers[0], 0)
-      while (length > 0) {
-        abortIf(signal)
-        const chunk = buffers[current]!.subarray(0, length)
+      const size = await eachChunk(source, signal, (chunk, position) => {
         const written = writeAt(target, chunk, position)
-        const next = readAt(source, buffers[1 - current]!, position + length)
         hash.update(chunk)
-        position += length
-        ;[, length] = await Promise.all([written, next])
-        current = 1 - current
-      }
+        return written
+      })
       await target.sync()
       await target.close()
-      return { digest: Digests.fromHash(hash), size: position }
+      return { digest: Digests.fromHash(hash), size }
     } catch (error) {
       await target.close().catch(() => undefined)
       await rm(destination, { force: true })
