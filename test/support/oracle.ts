@@ -34,6 +34,16 @@ export const describeOracle = (name: string, body: () => void): void => {
 }
 
 /**
+ * The oracle's environment: one torch thread unless told otherwise, and no LD_PRELOAD (a
+ * sanitizer preloaded to test our addon must not be loaded into PyTorch).
+ */
+export const oracleEnv = (): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? "1" }
+  delete env.LD_PRELOAD
+  return env
+}
+
+/**
  * Runs a Python script in the oracle with `input` on stdin and returns its stdout.
  * Fails loudly with the script's stderr on a non-zero exit.
  */
@@ -43,7 +53,7 @@ export const runOracle = (script: string, args: ReadonlyArray<string> = [], inpu
     input,
     encoding: "utf8",
     maxBuffer: 1 << 30,
-    env: { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? "1" }
+    env: oracleEnv()
   })
   if (result.status !== 0) {
     throw new Error(`oracle script ${script} failed (${result.status}):\n${result.stderr}`)
