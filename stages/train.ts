@@ -196,5 +196,23 @@ export const train = defineStage({
           peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024)
         }
       }
-    }).pipe(Effect.mapError((error) => error instanceof StageFailure ? error : failure(error.message, error)))
+    }).pipe(Effect.mapError((error) => error instanceof StageFailure ? error : failure(error.message, error))),
+  // The log history, like the Trainer's log lines: the first `rows` steps and the last one.
+  inspect: (ctx) =>
+    Effect.sync(() => {
+      const history = ctx.outputs.history.toArray().map((row) => row.toJSON() as HistoryRow)
+      const shown = history.length <= ctx.rows ? history : [...history.slice(0, ctx.rows), history.at(-1)!]
+      const cell = (value: number | null, digits: number) => value === null ? "" : value.toFixed(digits)
+      const lines = shown.map((r) =>
+        [String(r.step).padStart(5), cell(r.epoch, 2).padStart(6), cell(r.loss, 4).padStart(8), r.learning_rate.toExponential(3).padStart(10),
+          cell(r.grad_norm, 3).padStart(9), String(r.trained_tokens).padStart(7), cell(r.eval_loss, 4).padStart(9)].join("  ")
+      )
+      const skipped = history.length - shown.length
+      return [
+        " step   epoch      loss          lr  grad_norm   tokens  eval_loss",
+        ...lines.slice(0, ctx.rows),
+        ...(skipped > 0 ? [`  … ${skipped} steps …`] : []),
+        ...lines.slice(ctx.rows)
+      ].join("\n")
+    })
 })

@@ -86,6 +86,19 @@ describe("train stage", () => {
     expect(historyOf(resumed)).toEqual(history)
     expect(weightsOf(resumed.outputs.model.dir).equals(weightsOf(straight.outputs.model.dir))).toBe(true)
 
+    const view = await Effect.runPromise(Effect.scoped(train.inspect!({
+      config: Schema.decodeUnknownSync(TrainConfig)({}),
+      inputs: { train: packed, validation: packed, model: { dir: modelDir, files: [] } },
+      outputs: { history: straight.outputs.history, model: { dir: straight.outputs.model.dir, files: [] } },
+      rows: 2,
+      color: false
+    })))
+    const lines = view.split("\n")
+    expect(lines[0]).toMatch(/step +epoch +loss +lr +grad_norm/)
+    expect(lines[1]!.trim().split(/ +/)[2]).toBe(history[0]!.loss.toFixed(4))
+    expect(lines[3]).toContain(`${history.length - 3} steps`)
+    expect(lines[4]!.trim().startsWith(String(history.length))).toBe(true)
+
     // The export is a loadable model directory with the trained weights, not the initial ones.
     const tensors = await Effect.runPromise(readSafetensors(join(straight.outputs.model.dir, "model.safetensors")))
     expect(Object.keys(tensors)).toContain("lm_head.weight")
