@@ -378,7 +378,8 @@ double Model::accumulate(int64_t* tokens, const int32_t* ids, const int32_t* lab
   rmsnorm_backward(dres_, g_.lnfw, dln_, residual_ + L * NC, p_.lnfw, lnf_rstd_, N, C);
   for (int l = L - 1; l >= 0; l--) {
     const float* x = residual_ + l * NC;
-    if (recompute_) layer_forward(l, nullptr, scratch_acts_, x, pos, cu_seqlens, ndocs, N);
+    // the scratch still holds the last layer's activations from the forward pass
+    if (recompute_ && l < L - 1) layer_forward(l, nullptr, scratch_acts_, x, pos, cu_seqlens, ndocs, N);
     layer_backward(l, dres_, acts_for(l), x, pos, cu_seqlens, ndocs, N);
   }
   embedding_backward(g_.wte, dres_, ids, N, C);
