@@ -42,15 +42,7 @@ export const optionalString = (
   key: string,
   path: string,
   issues: Array<FieldIssue>
-): string | undefined => {
-  const value = record[key]
-  if (isAbsent(value)) return undefined
-  if (typeof value !== "string") {
-    issues.push({ field: fieldPath(path, key), kind: "wrong_type", reason: `expected a string, got ${typeName(value)}` })
-    return undefined
-  }
-  return value
-}
+): string | undefined => isAbsent(record[key]) ? undefined : requireString(record, key, path, issues)
 
 /**
  * Records keys of `record` that are not in `known` and hold a value, as `path.key` ("" path gives
