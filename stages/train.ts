@@ -84,15 +84,18 @@ export const train = defineStage({
     Effect.gen(function*() {
       const { config } = ctx
       const dir = ctx.inputs.model.dir
-      const hf = config.fromScratch
-        ? yield* readHfConfig(dir).pipe(Effect.map((model) => {
-          const range = typeof model.json.initializer_range === "number" ? model.json.initializer_range : 0.02
-          return { ...model, weights: initWeights(model.config, { seed: ctx.seed, initializerRange: range }) }
-        }))
-        : yield* loadHfModel(dir)
+      const hf = yield* readHfConfig(dir)
+      // Weights are read (or drawn) only when no checkpoint replaces them: a model can be gigabytes.
+      const initialWeights = config.fromScratch
+        ? Effect.sync(() => {
+          const range = typeof hf.json.initializer_range === "number" ? hf.json.initializer_range : 0.02
+          return initWeights(hf.config, { seed: ctx.seed, initializerRange: range })
+        })
+        : loadHfModel(dir).pipe(Effect.map((model) => model.weights))
       const options = { recompute: config.gradientCheckpointing }
 
       const table = ctx.inputs.train
+      if (table.numRows === 0) return yield* Effect.fail(failure("the train table has no rows"))
       const plan = planSteps(table.numRows, {
         epochs: config.numTrainEpochs,
         batchSize: config.perDeviceTrainBatchSize,
@@ -104,11 +107,9 @@ export const train = defineStage({
       const stepsPerEpoch = plan.length / config.numTrainEpochs
       const validation = ctx.inputs.validation
       const evalBatches: Array<Batch> = []
-      if (validation !== undefined) {
-        for (let i = 0; i < validation.numRows; i += config.perDeviceTrainBatchSize) {
-          const rows = Array.from({ length: Math.min(config.perDeviceTrainBatchSize, validation.numRows - i) }, (_, k) => i + k)
-          evalBatches.push(makeBatch(validation, rows))
-        }
+      for (let i = 0; validation !== undefined && i < validation.numRows; i += config.perDeviceTrainBatchSize) {
+        const end = Math.min(i + config.perDeviceTrainBatchSize, validation.numRows)
+        evalBatches.push(makeBatch(validation, Array.from({ length: end - i }, (_, k) => i + k)))
       }
 
       const resumed = yield* ctx.checkpoints.latest()
@@ -120,7 +121,7 @@ export const train = defineStage({
         history = [...checkpoint.history]
         ctx.log(`resumed from the checkpoint of step ${checkpoint.state.step}`)
       } else {
-        model = NativeModel.create(hf.config, hf.weights, options)
+        model = NativeModel.create(hf.config, yield* initialWeights, options)
       }
 
       const started = performance.now()
@@ -183,15 +184,14 @@ export const train = defineStage({
       })
       yield* exportHfModel(out, hf, model.weights())
 
-      const last = history.at(-1)
-      const finalEval = [...history].reverse().find((r) => r.eval_loss !== null)?.eval_loss
+      const finalEval = history.findLast((r) => r.eval_loss !== null)?.eval_loss
       return {
         outputs: { model: { dir: out }, history: historyTable(history) },
         metrics: {
           steps: history.length,
-          trainLoss: last?.loss ?? Number.NaN,
-          firstLoss: history[0]?.loss ?? Number.NaN,
-          ...(finalEval === undefined || finalEval === null ? {} : { evalLoss: finalEval }),
+          firstLoss: history[0]!.loss,
+          trainLoss: history.at(-1)!.loss,
+          ...(finalEval == null ? {} : { evalLoss: finalEval }),
           trainedTokensPerSecond: seconds > 0 ? Math.round(trainedTokens / seconds) : 0,
           peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024)
         }

@@ -6,6 +6,7 @@
  */
 import { Effect, Random } from "effect"
 import type { Batch } from "../../native/index.ts"
+import { int32ListRow } from "../schemas/int32Lists.ts"
 import type { PackedTable } from "../schemas/packed.ts"
 
 /** One optimizer step: the packed rows of each of its micro-batches. */
@@ -30,21 +31,20 @@ export const planSteps = (rows: number, options: {
 
 /** The packed rows `rows` of `table` as one flattened batch. */
 export const makeBatch = (table: PackedTable, rows: ReadonlyArray<number>): Batch => {
-  const ids: Array<number> = []
-  const labels: Array<number> = []
-  const positions: Array<number> = []
-  const cu: Array<number> = [0]
-  for (const row of rows) {
-    ids.push(...table.getChild("input_ids")!.get(row)!.toArray())
-    labels.push(...table.getChild("labels")!.get(row)!.toArray())
-    positions.push(...table.getChild("position_ids")!.get(row)!.toArray())
-    for (const length of table.getChild("seq_lengths")!.get(row)!.toArray()) cu.push(cu.at(-1)! + length)
-  }
-  return {
-    inputIds: Int32Array.from(ids),
-    labels: Int32Array.from(labels),
-    positionIds: Int32Array.from(positions),
-    cuSeqlens: Int32Array.from(cu)
-  }
+  const column = (name: "input_ids" | "labels" | "position_ids" | "seq_lengths") =>
+    concat(rows.map((row) => int32ListRow(table.getChild(name)!, row)))
+  const lengths = column("seq_lengths")
+  const cuSeqlens = new Int32Array(lengths.length + 1)
+  lengths.forEach((length, i) => (cuSeqlens[i + 1] = cuSeqlens[i]! + length))
+  return { inputIds: column("input_ids"), labels: column("labels"), positionIds: column("position_ids"), cuSeqlens }
 }
 
+const concat = (parts: ReadonlyArray<Int32Array>): Int32Array => {
+  const out = new Int32Array(parts.reduce((n, part) => n + part.length, 0))
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}
