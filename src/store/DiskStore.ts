@@ -18,7 +18,7 @@ import * as FileLock from "./FileLock.ts"
 import * as HashFile from "./HashFile.ts"
 import * as Owners from "./Owner.ts"
 import { CorruptObject, type DocumentKind, type ObjectRef, Store, StoreError, type StoreShape } from "./Store.ts"
-import { isValidId, validateId } from "./StoreId.ts"
+import { documentText, isValidId, validateId, validateKind, validateRef, validateStep } from "./StoreId.ts"
 
 /** Objects are read-only so a stage cannot modify an input it was given by path. */
 const objectMode = 0o444
@@ -37,16 +37,6 @@ const storeErrors =
     Effect.mapError(effect, (error) =>
       isPlatformError(error) ? new StoreError({ method, key, message: error.message, cause: error }) : error
     ) as Effect.Effect<A, Exclude<E, PlatformError> | StoreError, R>
-
-const validateKind = (method: string, kind: unknown): Effect.Effect<DocumentKind, StoreError> =>
-  kind === "stages" || kind === "runs"
-    ? Effect.succeed(kind)
-    : Effect.fail(new StoreError({ method, key: String(kind), message: `unknown document kind ${String(kind)}: expected "stages" or "runs"` }))
-
-const validateStep = (step: number): Effect.Effect<number, StoreError> =>
-  Number.isSafeInteger(step) && step >= 0
-    ? Effect.succeed(step)
-    : Effect.fail(new StoreError({ method: "saveCheckpoint", key: String(step), message: `invalid checkpoint step ${step}: expected an integer >= 0` }))
 
 const corrupt = (digest: string, message: string) => new CorruptObject({ digest, message })
 
@@ -118,14 +108,9 @@ const make = (rootDir: string) =>
       return path.join(dirs.objects, digest.slice(0, 2), digest)
     }
 
-    const checkRef = (method: string, ref: ObjectRef) =>
-      Digests.isDigest(ref.digest) && Number.isSafeInteger(ref.size) && ref.size >= 0
-        ? Effect.succeed(ref)
-        : Effect.fail(new StoreError({ method, key: String(ref.digest), message: `invalid object reference ${JSON.stringify(ref)}` }))
-
     const hasObject = (ref: ObjectRef) =>
       Effect.gen(function* () {
-        yield* checkRef("hasObject", ref)
+        yield* validateRef("hasObject", ref)
         const info = yield* statOption(objectPath(ref.digest))
         return Option.isSome(info) && info.value.type === "File" && size(info.value) === ref.size
       }).pipe(storeErrors("hasObject", ref.digest))
@@ -208,7 +193,7 @@ const make = (rootDir: string) =>
 
     const readBytes = (ref: ObjectRef) =>
       Effect.gen(function* () {
-        yield* checkRef("readBytes", ref)
+        yield* validateRef("readBytes", ref)
         const file = objectPath(ref.digest)
         const bytes = yield* fs.readFile(file).pipe(
           Effect.catchIf(isNotFound, () =>
@@ -230,7 +215,7 @@ const make = (rootDir: string) =>
 
     const verifyObject = (ref: ObjectRef) =>
       Effect.gen(function* () {
-        yield* checkRef("verifyObject", ref)
+        yield* validateRef("verifyObject", ref)
         const file = objectPath(ref.digest)
         const info = yield* statOption(file)
         if (Option.isNone(info)) {
@@ -266,13 +251,7 @@ const make = (rootDir: string) =>
     const putDocument = (kind: DocumentKind, id: string, doc: unknown) =>
       Effect.gen(function* () {
         const file = yield* documentPath("putDocument", kind, id)
-        const text = yield* Effect.try({
-          try: () => JSON.stringify(doc, null, 2),
-          catch: (cause) => new StoreError({ method: "putDocument", key: id, message: `${kind}/${id}: not serialisable: ${(cause as Error).message}`, cause })
-        })
-        if (text === undefined) {
-          return yield* new StoreError({ method: "putDocument", key: id, message: `${kind}/${id}: document is not JSON (${typeof doc})` })
-        }
+        const text = yield* documentText(kind, id, doc)
         yield* writeAtomic(file, new TextEncoder().encode(`${text}\n`), documentMode)
       }).pipe(storeErrors("putDocument", id))
 

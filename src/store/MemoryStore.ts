@@ -12,7 +12,7 @@ import type { PlatformError } from "effect/PlatformError"
 import type { Digest } from "./Digest.ts"
 import * as Digests from "./Digest.ts"
 import { CorruptObject, type DocumentKind, type ObjectRef, Store, StoreError, type StoreShape } from "./Store.ts"
-import { validateId } from "./StoreId.ts"
+import { documentText, validateId, validateKind, validateRef, validateStep } from "./StoreId.ts"
 
 interface Checkpoint {
   readonly step: number
@@ -21,16 +21,6 @@ interface Checkpoint {
 
 const platformError = (method: string, key: string) => (error: PlatformError) =>
   new StoreError({ method, key, message: error.message, cause: error })
-
-const checkKind = (method: string, kind: unknown): Effect.Effect<DocumentKind, StoreError> =>
-  kind === "stages" || kind === "runs"
-    ? Effect.succeed(kind)
-    : Effect.fail(new StoreError({ method, key: String(kind), message: `unknown document kind ${String(kind)}: expected "stages" or "runs"` }))
-
-const checkRef = (method: string, ref: ObjectRef): Effect.Effect<ObjectRef, StoreError> =>
-  Digests.isDigest(ref.digest) && Number.isSafeInteger(ref.size) && ref.size >= 0
-    ? Effect.succeed(ref)
-    : Effect.fail(new StoreError({ method, key: String(ref.digest), message: `invalid object reference ${JSON.stringify(ref)}` }))
 
 const make = Effect.gen(function* () {
   const fs = yield* FileSystem.FileSystem
@@ -69,7 +59,7 @@ const make = Effect.gen(function* () {
         : Effect.void
 
   const lookup = (method: string, ref: ObjectRef) =>
-    checkRef(method, ref).pipe(
+    validateRef(method, ref).pipe(
       Effect.flatMap(() => {
         const bytes = objects.get(ref.digest)
         return bytes === undefined ? Effect.fail(missing(method, ref.digest)) : Effect.succeed(bytes)
@@ -100,7 +90,7 @@ const make = Effect.gen(function* () {
   ).pipe(Effect.mapError(platformError("makeTmpDir", root)))
 
   const document = (method: string, kind: DocumentKind, id: string) =>
-    checkKind(method, kind).pipe(
+    validateKind(method, kind).pipe(
       Effect.andThen(validateId(method, id)),
       Effect.as(documents[kind])
     )
@@ -108,25 +98,14 @@ const make = Effect.gen(function* () {
   const putDocument = (kind: DocumentKind, id: string, doc: unknown) =>
     document("putDocument", kind, id).pipe(
       Effect.flatMap((docs) =>
-        Effect.try({
-          try: () => JSON.stringify(doc, null, 2),
-          catch: (cause) => new StoreError({ method: "putDocument", key: id, message: `${kind}/${id}: not serialisable: ${(cause as Error).message}`, cause })
-        }).pipe(
-          Effect.flatMap((text) =>
-            text === undefined
-              ? Effect.fail(new StoreError({ method: "putDocument", key: id, message: `${kind}/${id}: document is not JSON (${typeof doc})` }))
-              : Effect.sync(() => void docs.set(id, { text, mtimeMs: Date.now() }))
-          )
-        )
+        documentText(kind, id, doc).pipe(Effect.map((text) => void docs.set(id, { text, mtimeMs: Date.now() })))
       )
     )
 
   const saveCheckpoint = (key: string, step: number, dir: string) =>
     Effect.gen(function* () {
       yield* validateId("saveCheckpoint", key)
-      if (!Number.isSafeInteger(step) || step < 0) {
-        return yield* new StoreError({ method: "saveCheckpoint", key: String(step), message: `invalid checkpoint step ${step}: expected an integer >= 0` })
-      }
+      yield* validateStep(step)
       const info = yield* fs.stat(dir)
       if (info.type !== "Directory") return yield* new StoreError({ method: "saveCheckpoint", key, message: `${dir} is not a directory` })
       const files = new Map<string, Uint8Array>()
@@ -209,7 +188,7 @@ const make = Effect.gen(function* () {
     objectPath,
     readBytes,
     verifyObject: (ref) => lookup("verifyObject", ref).pipe(Effect.flatMap((bytes) => verifyBytes(ref, bytes))),
-    hasObject: (ref) => checkRef("hasObject", ref).pipe(Effect.map(() => objects.get(ref.digest)?.length === ref.size)),
+    hasObject: (ref) => validateRef("hasObject", ref).pipe(Effect.map(() => objects.get(ref.digest)?.length === ref.size)),
     makeTmpDir,
     getDocument: (kind, id) =>
       document("getDocument", kind, id).pipe(
@@ -218,7 +197,7 @@ const make = Effect.gen(function* () {
     putDocument,
     deleteDocument: (kind, id) => document("deleteDocument", kind, id).pipe(Effect.map((docs) => void docs.delete(id))),
     listDocuments: (kind) =>
-      checkKind("listDocuments", kind).pipe(
+      validateKind("listDocuments", kind).pipe(
         Effect.map(() => [...documents[kind]].map(([id, entry]) => ({ id, mtimeMs: entry.mtimeMs })))
       ),
     withLock: (name, effect) => validateId("withLock", name).pipe(Effect.andThen(lockFor(name).withPermits(1)(effect))),
