@@ -86,6 +86,11 @@ export const expectThreadInvariant = (fn: () => ReadonlyArray<Float32Array | num
     typeof x === "number" ? Buffer.from(new Float64Array([x]).buffer) : Buffer.from(x.buffer, x.byteOffset, x.byteLength)
   runs.slice(1).forEach((run, r) => {
     run.forEach((x, i) => {
+      // an output array reused across runs would be compared with itself
+      const first = runs[0]![i]!
+      if (typeof x !== "number" && typeof first !== "number") {
+        expect(x.buffer === first.buffer, `output ${i} must be a fresh array in every run`).toBe(false)
+      }
       expect(bytesOf(x).equals(bytesOf(runs[0]![i]!)), `output ${i} with ${r + 2} threads differs from 1 thread`).toBe(true)
     })
   })
