@@ -5,7 +5,7 @@
 import type { FieldIssue } from "./report.ts"
 import type { Message } from "./conversation.ts"
 import { finish, message, normaliseMessages } from "./conversation.ts"
-import { collectUnknownKeys } from "./fields.ts"
+import { collectUnknownKeys, isAbsent } from "./fields.ts"
 import type { RowFormat } from "./format.ts"
 import { typeName } from "./report.ts"
 import { normaliseTools } from "./tools.ts"
@@ -24,7 +24,7 @@ const side = (
   if (typeof value === "string") return [message(role, value)]
   if (Array.isArray(value)) return normaliseMessages(value, key, issues, unknownKeys)
   issues.push(
-    value === undefined || value === null
+    isAbsent(value)
       ? { field: key, kind: "missing_field", reason: "missing (expected a string or a list of messages)" }
       : { field: key, kind: "wrong_type", reason: `expected a string or a list of messages, got ${typeName(value)}` }
   )
