@@ -57,7 +57,8 @@ const make = (rootDir: string) =>
     const ensureDir = (dir: string) => fs.makeDirectory(dir, { recursive: true })
     // The name is drawn when the Effect runs, so a reused Effect (makeTmpDir) gets a fresh one each time.
     const tmpPath = (purpose: string) => ensureDir(dirs.tmp).pipe(Effect.map(() => path.join(dirs.tmp, Owners.tmpName(purpose))))
-    const syncDir = (dir: string) => Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (file) => file.sync))
+    /** fsyncs a file, or a directory (which makes the renames and removals inside it durable). */
+    const syncPath = (target: string) => Effect.scoped(Effect.flatMap(fs.open(target, { flag: "r" }), (file) => file.sync))
     const size = (info: FileSystem.File.Info) => Number(info.size)
     const statOption = (file: string) =>
       fs.stat(file).pipe(Effect.map(Option.some), Effect.catchIf(isNotFound, () => Effect.succeed(Option.none())))
@@ -68,7 +69,7 @@ const make = (rootDir: string) =>
       Effect.gen(function* () {
         yield* ensureDir(path.dirname(to))
         yield* fs.rename(from, to)
-        yield* syncDir(path.dirname(to))
+        yield* syncPath(path.dirname(to))
       })
 
     /** Removes a file or directory tree so that no partial tree is ever visible at `target`. */
@@ -163,7 +164,7 @@ const make = (rootDir: string) =>
         // Moving an object onto itself must not end by deleting it as a duplicate.
         if (path.resolve(source) === objectPath(ref.digest)) return ref
         if (!(yield* hasObject(ref))) {
-          yield* Effect.scoped(Effect.flatMap(fs.open(source, { flag: "r" }), (file) => file.sync))
+          yield* syncPath(source)
           yield* fs.chmod(source, objectMode)
           const moved = yield* commit(source, objectPath(ref.digest)).pipe(
             Effect.as(true),
@@ -259,7 +260,7 @@ const make = (rootDir: string) =>
       Effect.gen(function* () {
         const file = yield* documentPath("deleteDocument", kind, id)
         const existed = yield* fs.remove(file).pipe(Effect.as(true), Effect.catchIf(isNotFound, () => Effect.succeed(false)))
-        if (existed) yield* syncDir(path.dirname(file))
+        if (existed) yield* syncPath(path.dirname(file))
       }).pipe(storeErrors("deleteDocument", id))
 
     const listDocuments = (kind: DocumentKind) =>
@@ -290,9 +291,9 @@ const make = (rootDir: string) =>
           const child = path.join(dir, entry)
           const info = yield* fs.stat(child)
           if (info.type === "Directory") yield* syncTree(child)
-          else yield* Effect.scoped(Effect.flatMap(fs.open(child, { flag: "r" }), (file) => file.sync))
+          else yield* syncPath(child)
         }
-        yield* syncDir(dir)
+        yield* syncPath(dir)
       })
 
     const checkpointSteps = (keyDir: string) =>
@@ -365,7 +366,7 @@ const make = (rootDir: string) =>
           corruptDigests.push(object.digest)
           yield* ensureDir(dirs.quarantine)
           yield* fs.rename(object.file, path.join(dirs.quarantine, `${object.digest}.${Date.now()}`))
-          yield* syncDir(path.dirname(object.file))
+          yield* syncPath(path.dirname(object.file))
         }
       }
       return { checked: objects.length, bytes, corrupt: corruptDigests }
