@@ -125,12 +125,11 @@ const manifestOf = (
 const lookup = (key: Key) =>
   Effect.gen(function*() {
     const store = yield* Store
-    const doc = yield* store.getDocument("stages", key)
-    if (Option.isNone(doc)) return { record: Option.none<StageRecord>(), stale: false }
-    const record = decodeStageRecord(doc.value)
-    if (Option.isNone(record) || record.value.key !== key) return { record: Option.none<StageRecord>(), stale: true }
-    const present = yield* allPresent(Object.values(record.value.outputs))
-    return present ? { record: record, stale: false } : { record: Option.none<StageRecord>(), stale: true }
+    const record = Option.flatMap(yield* store.getDocument("stages", key), decodeStageRecord).pipe(
+      Option.filter((found) => found.key === key)
+    )
+    if (Option.isNone(record)) return record
+    return (yield* allPresent(Object.values(record.value.outputs))) ? record : Option.none<StageRecord>()
   })
 
 const specKind = (spec: InputSpec): ArtifactSpec["kind"] => (spec.kind === "optional" ? spec.inner.kind : spec.kind)
@@ -295,17 +294,17 @@ export const runPipeline = (
           reporter.event({ type: "state", id: node.id, state: "hit", key })
           return found.outputs
         }
-        if (!forced) {
-          const first = yield* lookup(key)
-          if (Option.isSome(first.record)) return hit(first.record.value)
-        }
+        const committed = forced ? Effect.succeed(Option.none<StageRecord>()) : lookup(key)
+        const first = yield* committed
+        if (Option.isSome(first)) return hit(first.value)
         reporter.event({ type: "state", id: node.id, state: "waiting", key })
         return yield* store.withLock(
           `stage.${key}`,
           Effect.gen(function*() {
-            const again = yield* lookup(key)
-            if (!forced && Option.isSome(again.record)) return hit(again.record.value)
-            if (again.stale || forced) yield* store.deleteDocument("stages", key)
+            const again = yield* committed
+            if (Option.isSome(again)) return hit(again.value)
+            // Whatever record is left (unreadable, missing objects, or forced out) must not outlive this run.
+            yield* store.deleteDocument("stages", key)
             // The run record is rewritten when a stage starts and when it commits, so a killed run's
             // record still names what it was doing and what it committed (for show, explain and gc).
             reporter.event({ type: "state", id: node.id, state: "running", key })
