@@ -3,6 +3,7 @@
  */
 import { Effect, Option, Schema } from "effect"
 import { RunRecord } from "../runner/Records.ts"
+import type { RunStage } from "../runner/Records.ts"
 import { Store } from "../store/Store.ts"
 import type { StoreError } from "../store/Store.ts"
 
@@ -51,4 +52,26 @@ export const resolveRun = (ref: string): Effect.Effect<RunRecord, RunNotFound | 
       ref,
       message: `ambiguous: ${matches.length} runs match (${matches.slice(0, 3).join(", ")}, …)`
     })
+  })
+
+/** The same stage instance in two runs; one side is undefined when only the other run has it. */
+export interface PairedStage {
+  readonly id: string
+  readonly a: RunStage | undefined
+  readonly b: RunStage | undefined
+}
+
+/** Resolves two run references and pairs their stage instances by id (A's order, then those only in B). */
+export const resolvePair = (refA: string, refB: string) =>
+  Effect.gen(function*() {
+    const a = yield* resolveRun(refA)
+    const b = yield* resolveRun(refB)
+    const byIdA = new Map(a.stages.map((stage) => [stage.id, stage]))
+    const byIdB = new Map(b.stages.map((stage) => [stage.id, stage]))
+    const stages: Array<PairedStage> = [...new Set([...byIdA.keys(), ...byIdB.keys()])].map((id) => ({
+      id,
+      a: byIdA.get(id),
+      b: byIdB.get(id)
+    }))
+    return { a, b, stages }
   })

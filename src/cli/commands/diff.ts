@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { short } from "../../key/Key.ts"
 import type { RunStage } from "../../runner/Records.ts"
 import { duration, table } from "../Format.ts"
-import { resolveRun } from "../RunRef.ts"
+import { resolvePair } from "../RunRef.ts"
 
 const metricDeltas = (a: RunStage | undefined, b: RunStage | undefined) => {
   const ma = a?.metrics ?? {}
@@ -25,21 +25,14 @@ const formatDelta = (name: string, m: { a: unknown; b: unknown; delta: number | 
 
 export const diff = (refA: string, refB: string, json: boolean) =>
   Effect.gen(function*() {
-    const a = yield* resolveRun(refA)
-    const b = yield* resolveRun(refB)
-    const byIdA = new Map(a.stages.map((stage) => [stage.id, stage]))
-    const byIdB = new Map(b.stages.map((stage) => [stage.id, stage]))
-    const rows = [...new Set([...byIdA.keys(), ...byIdB.keys()])].map((id) => {
-      const sa = byIdA.get(id)
-      const sb = byIdB.get(id)
-      return {
-        stage: id,
-        a: sa === undefined ? null : { status: sa.status, key: sa.key ?? null, durationMs: sa.durationMs ?? null },
-        b: sb === undefined ? null : { status: sb.status, key: sb.key ?? null, durationMs: sb.durationMs ?? null },
-        sameKey: sa?.key !== undefined && sa.key === sb?.key,
-        metrics: metricDeltas(sa, sb)
-      }
-    })
+    const { a, b, stages } = yield* resolvePair(refA, refB)
+    const rows = stages.map(({ id, a: sa, b: sb }) => ({
+      stage: id,
+      a: sa === undefined ? null : { status: sa.status, key: sa.key ?? null, durationMs: sa.durationMs ?? null },
+      b: sb === undefined ? null : { status: sb.status, key: sb.key ?? null, durationMs: sb.durationMs ?? null },
+      sameKey: sa?.key !== undefined && sa.key === sb?.key,
+      metrics: metricDeltas(sa, sb)
+    }))
     if (json) {
       process.stdout.write(JSON.stringify({ a: a.id, b: b.id, stages: rows }, null, 2) + "\n")
       return

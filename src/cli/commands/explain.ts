@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { short } from "../../key/Key.ts"
 import { explainManifests, formatReason } from "../../runner/Explain.ts"
 import type { Reason } from "../../runner/Explain.ts"
-import { resolveRun } from "../RunRef.ts"
+import { resolvePair } from "../RunRef.ts"
 
 interface Explained {
   readonly stage: string
@@ -15,15 +15,9 @@ interface Explained {
 
 export const explain = (refA: string, refB: string, json: boolean) =>
   Effect.gen(function*() {
-    const a = yield* resolveRun(refA)
-    const b = yield* resolveRun(refB)
-    const byIdA = new Map(a.stages.map((stage) => [stage.id, stage]))
-    const byIdB = new Map(b.stages.map((stage) => [stage.id, stage]))
-    const ids = [...new Set([...byIdA.keys(), ...byIdB.keys()])]
+    const { a, b, stages } = yield* resolvePair(refA, refB)
     const out: Array<Explained> = []
-    for (const id of ids) {
-      const sa = byIdA.get(id)
-      const sb = byIdB.get(id)
+    for (const { id, a: sa, b: sb } of stages) {
       const keyA = sa?.key ?? null
       const keyB = sb?.key ?? null
       if (sa === undefined || sb === undefined) {
