@@ -55,6 +55,7 @@ interface TokenizerInternals {
   readonly model: {
     encode(words: Array<string>): Array<string>
     readonly tokens_to_ids: Map<string, number>
+    readonly vocab: ReadonlyArray<string | undefined>
     readonly unk_token_id?: number
     readonly fuse_unk: boolean
     readonly end_of_word_suffix?: string | null
@@ -282,16 +283,19 @@ export class TokenEncoder {
     starts: Array<number>,
     ends: Array<number>
   ): void {
-    const domain = (us: Array<Unit>) => us.map((u) => ("added" in u ? u.added.content : u.words.map((w) => this.modelWord(w)).join(""))).join("")
-    const full = domain(units)
+    const modelWords = (us: Array<Unit>) => us.map((u) => ("added" in u ? [u.added.content] : u.words.map((w) => this.modelWord(w))))
+    const domain = (mapped: Array<Array<string>>) => mapped.map((words) => words.join("")).join("")
+    // The byte-level mapping of the section's words is done once, for the check and the ranges.
+    const mapped = modelWords(units)
+    const full = domain(mapped)
     const cutsInDomain = inside.map((c) => {
-      const prefix = domain(this.units(piece.text.slice(0, c - piece.start), sectionIndex))
+      const prefix = domain(modelWords(this.units(piece.text.slice(0, c - piece.start), sectionIndex)))
       if (!full.startsWith(prefix)) {
         throw new Error(`cannot place char ${c} among tokens: the tokenizer rewrites text across it`)
       }
       return prefix.length
     })
-    const ranges = this.domainRanges(units)
+    const ranges = this.domainRanges(units, mapped)
     if (ranges.length !== count) throw new Error("cannot place tokens: unknown tokens were fused")
     for (const [from, to] of ranges) {
       let start = piece.start
@@ -305,23 +309,27 @@ export class TokenEncoder {
     }
   }
 
-  /** `[from, to)` of each token in the processed section text. */
-  private domainRanges(units: Array<Unit>): Array<[number, number]> {
-    const model = this.internals.model
+  /**
+   * `[from, to)` of each token in the processed section text. The words were just encoded, so
+   * their ids come from the word cache and their strings from the vocabulary (not a second BPE).
+   */
+  private domainRanges(units: Array<Unit>, mapped: Array<Array<string>>): Array<[number, number]> {
+    const vocab = this.internals.model.vocab
     const ranges: Array<[number, number]> = []
     let offset = 0
-    for (const unit of units) {
+    units.forEach((unit, u) => {
       if ("added" in unit) {
         ranges.push([offset, offset + unit.added.content.length])
         offset += unit.added.content.length
-        continue
+        return
       }
-      for (const raw of unit.words) {
-        const word = this.modelWord(raw)
+      unit.words.forEach((raw, w) => {
+        const word = mapped[u]![w]!
         let at = 0
         let pendingBytes = 0
-        for (const token of model.encode([word])) {
-          if (pendingBytes === 0 && word.startsWith(token, at)) {
+        for (const id of this.wordIds.get(raw)!) {
+          const token = vocab[id] ?? ""
+          if (pendingBytes === 0 && token !== "" && word.startsWith(token, at)) {
             ranges.push([offset + at, offset + at + token.length])
             at += token.length
             continue
@@ -335,8 +343,8 @@ export class TokenEncoder {
           if (pendingBytes === 0) at += width
         }
         offset += word.length
-      }
-    }
+      })
+    })
     return ranges
   }
 }
