@@ -212,17 +212,7 @@ export class TokenEncoder {
     const { normalizer, model } = this.internals
     const normalized = normalizer === null ? text : normalizer(text)
     const first = ids.length
-    split.lastIndex = 0
-    let previous = 0
-    for (let match = split.exec(normalized); match !== null; match = split.exec(normalized)) {
-      const end = match.index + match[0].length
-      if (match.index > previous) this.appendWord(normalized.slice(previous, match.index), ids)
-      if (end > match.index) this.appendWord(match[0], ids)
-      // An empty match must still move on, by a whole code point as matchAll does in `u` mode.
-      else split.lastIndex = end + ((normalized.codePointAt(end) ?? 0) > 0xffff ? 2 : 1)
-      previous = end
-    }
-    if (previous < normalized.length) this.appendWord(normalized.slice(previous), ids)
+    splitIsolated(split, normalized, (word) => this.appendWord(word, ids))
     if (model.fuse_unk && model.unk_token_id !== undefined) fuseUnknown(ids, first, model.unk_token_id)
   }
 
@@ -231,6 +221,11 @@ export class TokenEncoder {
     const { normalizer, splitter_normalized, added_tokens_map, pre_tokenizer } = this.internals
     const normalized = normalizer === null ? text : normalizer(text)
     if (normalized.length === 0) return []
+    if (this.isolatedSplit !== undefined && !this.hasNormalizedAddedTokens) {
+      const words: Array<string> = []
+      splitIsolated(this.isolatedSplit, normalized, (word) => words.push(word))
+      return [{ words }]
+    }
     const units: Array<Unit> = []
     for (const sub of splitAdded(splitter_normalized, added_tokens_map, normalized, 0)) {
       if (sub.text.length === 0) continue
@@ -347,6 +342,21 @@ export class TokenEncoder {
     })
     return ranges
   }
+}
+
+/** Visits the words of a `Split(regex, Isolated)`: the matches and the text between them, in order. */
+const splitIsolated = (split: RegExp, text: string, visit: (word: string) => void): void => {
+  split.lastIndex = 0
+  let previous = 0
+  for (let match = split.exec(text); match !== null; match = split.exec(text)) {
+    const end = match.index + match[0].length
+    if (match.index > previous) visit(text.slice(previous, match.index))
+    if (end > match.index) visit(match[0])
+    // An empty match must still move on, by a whole code point as matchAll does in `u` mode.
+    else split.lastIndex = end + ((text.codePointAt(end) ?? 0) > 0xffff ? 2 : 1)
+    previous = end
+  }
+  if (previous < text.length) visit(text.slice(previous))
 }
 
 /** Collapses runs of the unknown id from `from` on, as the library's `fuse_unk` does. */
