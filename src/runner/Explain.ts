@@ -20,10 +20,13 @@ const show = (value: Json | undefined): string => (value === undefined ? "(absen
 const isObject = (value: Json | undefined): value is { readonly [key: string]: Json } =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
+/** The keys of either record, sorted, so reasons come in a stable order. */
+const keysOf = (a: object, b: object): Array<string> => [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()
+
 const diffJson = (a: Json | undefined, b: Json | undefined, path: ReadonlyArray<string>, out: Array<Reason>): void => {
   if (JSON.stringify(a) === JSON.stringify(b)) return
   if (isObject(a) && isObject(b)) {
-    for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
+    for (const key of keysOf(a, b)) {
       diffJson(a[key], b[key], [...path, key], out)
     }
     return
@@ -43,7 +46,7 @@ export const explainManifests = (instance: string, a: KeyManifest, b: KeyManifes
   if (a.scheme !== b.scheme) out.push({ kind: "scheme", path: "", old: String(a.scheme), new: String(b.scheme) })
   if (a.engine !== b.engine) out.push({ kind: "engine", path: "", old: a.engine, new: b.engine })
   if (a.stage !== b.stage) out.push({ kind: "stage", path: "", old: a.stage, new: b.stage })
-  for (const file of [...new Set([...Object.keys(a.code.files), ...Object.keys(b.code.files)])].sort()) {
+  for (const file of keysOf(a.code.files, b.code.files)) {
     const before = a.code.files[file]
     const after = b.code.files[file]
     if (before === after) continue
@@ -53,7 +56,7 @@ export const explainManifests = (instance: string, a: KeyManifest, b: KeyManifes
     out.push({ kind: "code", path: "version", old: show(a.code.version), new: show(b.code.version) })
   }
   diffJson(a.config as Json, b.config as Json, [instance], out)
-  for (const name of [...new Set([...Object.keys(a.inputs), ...Object.keys(b.inputs)])].sort()) {
+  for (const name of keysOf(a.inputs, b.inputs)) {
     const before = a.inputs[name] ?? undefined
     const after = b.inputs[name] ?? undefined
     if (before?.digest !== after?.digest) {
@@ -62,7 +65,7 @@ export const explainManifests = (instance: string, a: KeyManifest, b: KeyManifes
       out.push({ kind: "input", path: `${name} name`, old: String(before?.name), new: String(after?.name) })
     }
   }
-  for (const name of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
+  for (const name of keysOf(a.env, b.env)) {
     if (a.env[name] !== b.env[name]) {
       out.push({ kind: "env", path: name, old: a.env[name] ?? "(absent)", new: b.env[name] ?? "(absent)" })
     }
