@@ -2,10 +2,10 @@
  * Counting stages of the example pipeline: word frequencies, the top of the vocabulary, document
  * length statistics, a text report, and the corpus written as a directory of shards.
  */
-import { mkdir, writeFile } from "node:fs/promises"
+import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Schema } from "effect"
-import { Blob, defineStage, Files, StageFailure, Table, tableFrom } from "../../src/index.ts"
+import { Blob, defineStage, Files, StageFailure, Table, tableFrom, withDefault } from "../../src/index.ts"
 import { countsSchema, documentsSchema, wordsSchema } from "./schemas.ts"
 
 const byCountThenWord = (a: [string, number], b: [string, number]) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)
@@ -31,7 +31,7 @@ export const count = defineStage({
 export const top = defineStage({
   name: "top",
   module: import.meta.url,
-  config: Schema.Struct({ size: Schema.Int.pipe(Schema.withDecodingDefault(Effect.succeed(20))) }),
+  config: Schema.Struct({ size: Schema.Int.pipe(withDefault(20)) }),
   inputs: { counts: Table(countsSchema) },
   outputs: { top: Table(countsSchema) },
   run: (ctx) => Effect.sync(() => ({ outputs: { top: ctx.inputs.counts.slice(0, ctx.config.size) } }))
@@ -63,7 +63,6 @@ export const report = defineStage({
   run: (ctx) =>
     Effect.tryPromise({
       try: async () => {
-        const { readFile } = await import("node:fs/promises")
         const stats = await readFile(ctx.inputs.stats.path, "utf8")
         const words = [...ctx.inputs.top.getChild("word")!]
         const counts = [...ctx.inputs.top.getChild("count")!]
@@ -78,7 +77,7 @@ export const report = defineStage({
 export const shard = defineStage({
   name: "shard",
   module: import.meta.url,
-  config: Schema.Struct({ size: Schema.Int.pipe(Schema.withDecodingDefault(Effect.succeed(50))) }),
+  config: Schema.Struct({ size: Schema.Int.pipe(withDefault(50)) }),
   inputs: { documents: Table(documentsSchema) },
   outputs: { shards: Files() },
   run: (ctx) =>

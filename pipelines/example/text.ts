@@ -3,7 +3,7 @@
  * into words. Plain computations, so the example runs anywhere in a second.
  */
 import { Effect, Schema } from "effect"
-import { defineStage, Table, tableFrom } from "../../src/index.ts"
+import { defineStage, Table, tableFrom, withDefault } from "../../src/index.ts"
 import { documentsSchema, wordsSchema } from "./schemas.ts"
 
 const syllables = ["ka", "lo", "mi", "ra", "te", "su", "no", "vi", "da", "pe", "Zu", "Ho"]
@@ -26,8 +26,8 @@ export const generate = defineStage({
   name: "generate",
   module: import.meta.url,
   config: Schema.Struct({
-    documents: Schema.Int.pipe(Schema.withDecodingDefault(Effect.succeed(200))),
-    words: Schema.Int.pipe(Schema.withDecodingDefault(Effect.succeed(40)))
+    documents: Schema.Int.pipe(withDefault(200)),
+    words: Schema.Int.pipe(withDefault(40))
   }),
   inputs: {},
   outputs: { documents: Table(documentsSchema) },
@@ -46,7 +46,7 @@ export const generate = defineStage({
 export const normalize = defineStage({
   name: "normalize",
   module: import.meta.url,
-  config: Schema.Struct({ lowercase: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(true))) }),
+  config: Schema.Struct({ lowercase: Schema.Boolean.pipe(withDefault(true)) }),
   inputs: { documents: Table(documentsSchema) },
   outputs: { documents: Table(documentsSchema) },
   run: (ctx) =>
@@ -66,7 +66,7 @@ export const normalize = defineStage({
 export const words = defineStage({
   name: "words",
   module: import.meta.url,
-  config: Schema.Struct({ minLength: Schema.Int.pipe(Schema.withDecodingDefault(Effect.succeed(1))) }),
+  config: Schema.Struct({ minLength: Schema.Int.pipe(withDefault(1)) }),
   inputs: { documents: Table(documentsSchema) },
   outputs: { words: Table(wordsSchema) },
   run: (ctx) =>
