@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// Pipeline files and stages are TypeScript; tsx's loader lets Node 20 import them directly.
-// The loader runs in a worker thread and every module it serves costs a round trip, so the
-// engine's large JavaScript dependencies are loaded first, natively (--help: 1.8 s → 1.3 s here).
-import "effect"
-import "effect/cli"
-import "@effect/platform-node/NodeRuntime"
-import "@effect/platform-node/NodeServices"
-import "apache-arrow"
-import { register } from "tsx/esm/api"
+// @ts-check
+// The CLI runs as one bundle of src/ (see src/cli/Bundle.js): Node 20 neither runs TypeScript nor
+// loads hundreds of small modules quickly. The bundle is rebuilt whenever a source file changes.
+import { fileURLToPath } from "node:url"
+import { runBundled } from "../src/cli/Bundle.js"
 
-register()
-await import("../src/cli/main.ts")
+try {
+  await runBundled(fileURLToPath(new URL("../src/cli/main.ts", import.meta.url)))
+} catch (error) {
+  // Only a broken engine source gets here; the CLI reports everything else itself.
+  const first = /** @type {{ errors?: Array<import("esbuild").Message> }} */ (error).errors?.[0]
+  if (first === undefined) throw error
+  const at = first.location
+  process.stderr.write(`error: ${at ? `${at.file}:${at.line}:${at.column + 1}: ` : ""}${first.text}\n`)
+  process.exitCode = 1
+}

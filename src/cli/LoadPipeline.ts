@@ -1,14 +1,17 @@
 /**
- * Loads a pipeline file (TypeScript, through the tsx loader that bin/pipeline.js registers) and
- * builds its graph. Any failure becomes one PipelineLoadError with the best location we can find:
- * esbuild's `file:line:col` for syntax errors, the first stack frame in a user file for throws.
+ * Loads a pipeline file (TypeScript, compiled with its stages into one cached module by Bundle.js)
+ * and builds its graph. Any failure becomes one PipelineLoadError with the best location we can
+ * find: esbuild's `file:line:col` for code that does not compile, the first stack frame in a user
+ * file (source-mapped back to the .ts file) for throws.
  */
 import { existsSync } from "node:fs"
 import { dirname, relative, resolve, sep } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { fileURLToPath } from "node:url"
 import { Effect, Schema } from "effect"
 import { buildGraph } from "../Pipeline.ts"
 import type { Pipeline, PipelineGraph } from "../Pipeline.ts"
+import { runBundled, sourceMapped } from "./Bundle.js"
+import { engineDir, publishSharedModules } from "./SharedModules.ts"
 
 /** The pipeline file could not be loaded or does not describe a valid DAG. */
 export class PipelineLoadError extends Schema.TaggedError<PipelineLoadError>()("PipelineLoadError", {
@@ -26,11 +29,25 @@ const userFrame = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?$/
 /** The engine's own sources: a frame there is where an error was raised, not the user's mistake. */
 const engineRoot = dirname(dirname(fileURLToPath(import.meta.url))) + sep
 
+/** The first error of a failed esbuild build: it names file, line and 0-based column. */
+interface BuildMessage {
+  readonly text: string
+  readonly location: { readonly file: string; readonly line: number; readonly column: number } | null
+}
+
+const buildMessage = (error: unknown): BuildMessage | undefined => {
+  const errors = (error as { errors?: unknown } | null)?.errors
+  return Array.isArray(errors) && errors.length > 0 ? errors[0] as BuildMessage : undefined
+}
+
 /** `file:line:col` of the first stack frame outside node internals, node_modules and the engine. */
 const locate = (error: unknown, fallback: string): string => {
-  const stack = error instanceof Error ? error.stack ?? "" : ""
-  const transform = /^(\/.+?):(\d+):(\d+): ERROR: /m.exec(error instanceof Error ? error.message : "")
-  if (transform) return `${shown(transform[1]!)}:${transform[2]}:${Number(transform[3]) + 1}`
+  const stack = error instanceof Error ? sourceMapped(error.stack ?? "") : ""
+  const build = buildMessage(error)
+  if (build) {
+    const at = build.location
+    return at ? `${shown(resolve(at.file))}:${at.line}:${at.column + 1}` : shown(fallback)
+  }
   for (const line of stack.split("\n").slice(1)) {
     const match = userFrame.exec(line.trim())
     if (!match || match[1]!.includes("/node_modules/")) continue
@@ -43,15 +60,12 @@ const locate = (error: unknown, fallback: string): string => {
   return shown(fallback)
 }
 
-const messageOf = (error: unknown): string => {
-  if (!(error instanceof Error)) return String(error)
-  const transform = /: ERROR: (.*)$/m.exec(error.message)
-  if (transform) return transform[1]!
-  if ((error as NodeJS.ErrnoException).code === "ERR_REQUIRE_CYCLE_MODULE") {
-    return "the file is loaded as CommonJS: put it in a package whose package.json has \"type\": \"module\""
-  }
-  return error.message
-}
+const messageOf = (error: unknown): string =>
+  buildMessage(error)?.text ?? (error instanceof Error ? error.message : String(error))
+
+/** Compiles the pipeline file and its stages (or reuses the cached bundle) and runs it. */
+const importBundled = (path: string): Promise<{ default?: unknown }> =>
+  runBundled(path, { shared: publishSharedModules(), engineDir })
 
 const isPipeline = (value: unknown): value is Pipeline =>
   typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "Pipeline"
@@ -62,7 +76,7 @@ export const loadPipeline = (file: string): Effect.Effect<{ file: string; graph:
     const path = resolve(file)
     if (!existsSync(path)) return yield* new PipelineLoadError({ location: shown(path), message: "no such file" })
     const module = yield* Effect.tryPromise({
-      try: () => import(pathToFileURL(path).href) as Promise<{ default?: unknown }>,
+      try: () => importBundled(path),
       catch: (error) => new PipelineLoadError({ location: locate(error, path), message: messageOf(error) })
     })
     if (!isPipeline(module.default)) {

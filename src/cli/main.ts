@@ -1,8 +1,5 @@
 /**
- * The `pipeline` command line. bin/pipeline.js registers tsx and imports this file.
- *
- * Effect modules are imported one by one ("effect/Effect", not the "effect" barrel) where this file
- * alone decides: the barrel loads every module, which is most of a cached run's start-up.
+ * The `pipeline` command line. bin/pipeline.js runs this file from its bundle (see Bundle.js).
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"

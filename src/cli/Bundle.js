@@ -1,0 +1,286 @@
+// @ts-check
+/**
+ * An entry file and everything it imports, compiled by esbuild into one cached script, and run with
+ * V8's code cache.
+ *
+ * Why: start-up is most of a cached run. Node 20 loads ES modules one file at a time (`import
+ * "effect"` reads 144 files: 0.4 s on a slow core), cannot run TypeScript by itself, and keeps no
+ * compiled code between processes. One bundle of the same code loads in a quarter of that, and
+ * with V8's code cache in half again. So the CLI runs as one bundle of src/, and each pipeline file
+ * as one bundle of its stages. This file is plain JavaScript because bin/pipeline.js needs it
+ * before anything can be compiled.
+ *
+ * A bundle is reused while every file it was built from is unchanged: files under node_modules by
+ * size and modification time (a package changes by being reinstalled), every other file by its
+ * content. Checking costs a few milliseconds; a rebuild about half a second.
+ *
+ * Bundles are CommonJS because only scripts can use a code cache on Node 20; so a pipeline file
+ * cannot use top-level await (esbuild says so, with file and line). `sourceMapped` moves stack
+ * positions back to the source files through each bundle's source map.
+ */
+import { createHash } from "node:crypto"
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { createRequire, SourceMap } from "node:module"
+import { basename, dirname, extname, join, resolve, sep } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import { constants, Script } from "node:vm"
+
+/** Bump when the build options below change, so every cached bundle is rebuilt. */
+const scheme = 2
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
+const cacheDir = join(packageRoot, "node_modules", ".cache", "sft-pipeline")
+
+/** Where the running CLI publishes the modules that pipeline bundles take from it (SharedModules.ts). */
+export const sharedModulesKey = "sft-pipeline/shared-modules"
+
+/**
+ * @typedef {object} BundleOptions
+ * @property {ReadonlyArray<string>} [shared] modules to take from the running CLI instead of
+ *   bundling a copy: package specifiers ("effect/Schema") or absolute file paths
+ * @property {string} [engineDir] files here that are not shared are refused: a second copy of an
+ *   engine module would not share the engine's state
+ */
+
+/**
+ * @typedef {object} Manifest
+ * @property {number} scheme
+ * @property {string} options digest of the entry and its BundleOptions
+ * @property {Record<string, string>} inputs every file the bundle was built from → fingerprint
+ * @property {string} output file name of the bundle in the cache directory, named by its digest
+ */
+
+/** @param {string} text */
+const sha256 = (text) => createHash("sha256").update(text).digest("hex")
+
+/** @param {string} path */
+const fingerprint = (path) => {
+  if (path.includes(`${sep}node_modules${sep}`)) {
+    const stat = statSync(path, { throwIfNoEntry: false })
+    return stat === undefined ? "missing" : `${stat.size}:${stat.mtimeMs}`
+  }
+  try {
+    return createHash("sha256").update(readFileSync(path)).digest("hex")
+  } catch {
+    return "missing"
+  }
+}
+
+/**
+ * The manifest at `path` if its bundle is still what `options` would build from today's files.
+ * @param {string} path
+ * @param {string} options
+ * @returns {Manifest | undefined}
+ */
+const freshManifest = (path, options) => {
+  /** @type {Manifest} */
+  let manifest
+  try {
+    manifest = JSON.parse(readFileSync(path, "utf8"))
+  } catch {
+    return undefined
+  }
+  if (manifest.scheme !== scheme || manifest.options !== options) return undefined
+  for (const [input, print] of Object.entries(manifest.inputs)) if (fingerprint(input) !== print) return undefined
+  return manifest
+}
+
+/** esbuild's loader for a source file, by extension. @type {Record<string, import("esbuild").Loader>} */
+const loaders = { ".ts": "ts", ".mts": "ts", ".cts": "ts", ".tsx": "tsx", ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "jsx" }
+
+/**
+ * Each module keeps its own `import.meta.url`: stages name their module for the code digest, and
+ * modules find files beside them (the native addon, built-in templates) relative to it.
+ * @type {import("esbuild").Plugin}
+ */
+const ownImportMeta = {
+  name: "own-import-meta",
+  setup(build) {
+    build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8")
+      if (!text.includes("import.meta")) return undefined
+      const contents = text
+        .replace(/\bimport\.meta\.url\b/g, JSON.stringify(pathToFileURL(args.path).href))
+        .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(args.path))
+        .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(dirname(args.path)))
+      return { contents, loader: loaders[extname(args.path)] ?? "js" }
+    })
+  }
+}
+
+/**
+ * Resolves the shared modules to the running CLI's instances instead of bundling copies.
+ * @param {ReadonlyArray<string>} shared
+ * @param {string} engineDir
+ * @returns {import("esbuild").Plugin}
+ */
+const sharedModules = (shared, engineDir) => ({
+  name: "shared-modules",
+  setup(build) {
+    const keys = new Set(shared)
+    build.onResolve({ filter: /.*/ }, (args) => {
+      if (args.importer.includes(`${sep}node_modules${sep}`)) return undefined
+      const isPath = args.path.startsWith("./") || args.path.startsWith("../") || args.path.startsWith("/")
+      const key = isPath ? resolve(args.resolveDir, args.path) : args.path
+      if (keys.has(key)) return { path: key, namespace: "shared" }
+      if (isPath && key.startsWith(engineDir + sep)) {
+        const entry = shared.find((name) => name.startsWith(engineDir + sep))
+        return { errors: [{ text: `import the engine through ${entry}, not ${key}` }] }
+      }
+      return undefined
+    })
+    build.onLoad({ filter: /.*/, namespace: "shared" }, (args) => ({
+      contents: `module.exports = globalThis[Symbol.for(${JSON.stringify(sharedModulesKey)})][${JSON.stringify(args.path)}]`,
+      loader: "js"
+    }))
+  }
+})
+
+/**
+ * @param {string} path
+ * @param {string | Uint8Array} contents
+ */
+const writeAtomically = (path, contents) => {
+  const temporary = `${path}.${process.pid}.tmp`
+  writeFileSync(temporary, contents)
+  renameSync(temporary, path)
+}
+
+/**
+ * Builds the bundle, writes it under its digest, then its manifest (the commit point), and removes
+ * this entry's older bundles.
+ * @param {string} entry
+ * @param {BundleOptions} options
+ * @param {string} optionsDigest
+ * @param {string} manifestPath
+ * @param {string} stem
+ * @returns {Promise<Manifest>}
+ */
+const build = async (entry, options, optionsDigest, manifestPath, stem) => {
+  const esbuild = /** @type {typeof import("esbuild")} */ (createRequire(import.meta.url)("esbuild"))
+  const plugins = [ownImportMeta]
+  if (options.shared) plugins.push(sharedModules(options.shared, options.engineDir ?? packageRoot))
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    outfile: join(cacheDir, `${stem}.cjs`),
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    external: ["esbuild", "*.node"],
+    sourcemap: "external",
+    sourcesContent: false,
+    metafile: true,
+    write: false,
+    logLevel: "silent",
+    plugins
+  })
+  const code = result.outputFiles.find((file) => file.path.endsWith(".cjs"))
+  const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
+  if (code === undefined || map === undefined) throw new Error(`esbuild wrote no bundle for ${entry}`)
+  const output = `${stem}-${sha256(code.text).slice(0, 16)}.cjs`
+  mkdirSync(cacheDir, { recursive: true })
+  writeAtomically(join(cacheDir, `${output}.map`), map.contents)
+  writeAtomically(join(cacheDir, output), code.contents)
+  /** @type {Record<string, string>} */
+  const inputs = { [entry]: fingerprint(entry) }
+  for (const input of Object.keys(result.metafile.inputs)) {
+    if (input.startsWith("shared:")) continue
+    const path = resolve(input)
+    inputs[path] = fingerprint(path)
+  }
+  /** @type {Manifest} */
+  const manifest = { scheme, options: optionsDigest, inputs, output }
+  writeAtomically(manifestPath, JSON.stringify(manifest))
+  for (const name of readdirSync(cacheDir)) {
+    const stale = name.startsWith(`${stem}-`) && !name.startsWith(output) && !name.endsWith(".tmp")
+    if (stale) rmSync(join(cacheDir, name), { force: true })
+  }
+  return manifest
+}
+
+/** The bundles this process ran → their source map, parsed when a stack trace first needs it. */
+/** @type {Map<string, SourceMap | null | undefined>} */
+const bundles = new Map()
+
+/** @param {string} file */
+const sourceMapOf = (file) => {
+  let map = bundles.get(file)
+  if (map === undefined) {
+    try {
+      map = new SourceMap(JSON.parse(readFileSync(`${file}.map`, "utf8")))
+    } catch {
+      map = null
+    }
+    bundles.set(file, map)
+  }
+  return map
+}
+
+/**
+ * `stack` with every position inside a bundle this process ran moved to its source file. Stack
+ * traces are not mapped as they are made: Effect reads `.stack` while it loads, and parsing the
+ * CLI's source map then would cost more than the whole cached run.
+ * @param {string} stack
+ * @returns {string}
+ */
+export const sourceMapped = (stack) =>
+  stack.replace(/(\/[^\s():]+):(\d+):(\d+)/g, (position, file, line, column) => {
+    if (!bundles.has(file)) return position
+    const entry = sourceMapOf(file)?.findEntry(Number(line) - 1, Number(column) - 1)
+    if (!entry || !("originalSource" in entry)) return position
+    const source = resolve(dirname(file), entry.originalSource)
+    return `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`
+  })
+
+/**
+ * Runs a bundle as a CommonJS module, with V8's code cache kept beside it (the cache is written
+ * when the process exits, so it also holds the functions that ran).
+ * @param {string} file
+ * @param {string} entry the source file the bundle was built from: `require` resolves from there
+ * @returns {Record<string, unknown>} the module's exports
+ */
+const run = (file, entry) => {
+  const cacheFile = `${file}.v8cache`
+  let cachedData
+  try {
+    cachedData = readFileSync(cacheFile)
+  } catch {
+    cachedData = undefined
+  }
+  const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, "utf8")}\n})`
+  const script = new Script(source, {
+    filename: file,
+    cachedData,
+    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
+  })
+  if (cachedData === undefined || script.cachedDataRejected) {
+    process.once("exit", () => {
+      try {
+        writeAtomically(cacheFile, script.createCachedData())
+      } catch {
+        // A code cache only saves time; a read-only cache directory must not fail the command.
+      }
+    })
+  }
+  bundles.set(file, undefined)
+  const module = { exports: {} }
+  script.runInThisContext()(module.exports, createRequire(entry), module, entry, dirname(entry))
+  return module.exports
+}
+
+/**
+ * Runs `entry` (an absolute path) from its bundle, building the bundle first when any of its files
+ * changed, and returns the module's exports. Throws esbuild's error (with `errors[].location`)
+ * when the code does not compile.
+ * @param {string} entry
+ * @param {BundleOptions} [options]
+ * @returns {Promise<Record<string, unknown>>}
+ */
+export const runBundled = async (entry, options = {}) => {
+  const stem = `${basename(entry).replace(/\.[^.]*$/, "")}-${sha256(entry).slice(0, 12)}`
+  const optionsDigest = sha256(JSON.stringify({ entry, shared: options.shared ?? [], engineDir: options.engineDir ?? "" }))
+  const manifestPath = join(cacheDir, `${stem}.json`)
+  const manifest = freshManifest(manifestPath, optionsDigest) ?? await build(entry, options, optionsDigest, manifestPath, stem)
+  return run(join(cacheDir, manifest.output), entry)
+}
