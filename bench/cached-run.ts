@@ -7,9 +7,10 @@
  * time (user + sys) the child used, which other jobs on a shared machine inflate far less than wall
  * time; on Linux it is read from /proc (children's times), elsewhere wall time is used instead:
  *   node -e 0                                    Node's start-up
- *   node bin/pipeline.js --help                  the CLI's start-up: tsx loader, Effect, argument parsing
- *   node bin/pipeline.js run <example> (cached)  the CLI plus loading the pipeline, code digests, keys,
- *                                                and 8 record + object checks
+ *   node bin/pipeline.js --help                  the CLI's start-up: checking and running its bundle
+ *                                                (Effect, Arrow, the engine), argument parsing
+ *   node bin/pipeline.js run <example> (cached)  the CLI plus checking and running the pipeline's
+ *                                                bundle, code digests, keys, 8 record + object checks
  * ours = cached run − node start-up: the number the issue's goal is about (under 0.3 s).
  * ref  = CLI start-up − node start-up: the floor any command of this CLI pays with its current
  *        dependencies. There is no external program doing the same job to compare against, so the

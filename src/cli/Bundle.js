@@ -29,7 +29,9 @@ import { constants, Script } from "node:vm"
 const scheme = 2
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
-const cacheDir = join(packageRoot, "node_modules", ".cache", "sft-pipeline")
+
+/** Where bundles are kept: $PIPELINE_CACHE, else node_modules/.cache/sft-pipeline in this package. */
+const cacheDirectory = () => process.env.PIPELINE_CACHE || join(packageRoot, "node_modules", ".cache", "sft-pipeline")
 
 /** Where the running CLI publishes the modules that pipeline bundles take from it (SharedModules.ts). */
 export const sharedModulesKey = "sft-pipeline/shared-modules"
@@ -111,7 +113,7 @@ const ownImportMeta = {
 /**
  * Resolves the shared modules to the running CLI's instances instead of bundling copies.
  * @param {ReadonlyArray<string>} shared
- * @param {string} engineDir
+ * @param {string | undefined} engineDir
  * @returns {import("esbuild").Plugin}
  */
 const sharedModules = (shared, engineDir) => ({
@@ -123,7 +125,7 @@ const sharedModules = (shared, engineDir) => ({
       const isPath = args.path.startsWith("./") || args.path.startsWith("../") || args.path.startsWith("/")
       const key = isPath ? resolve(args.resolveDir, args.path) : args.path
       if (keys.has(key)) return { path: key, namespace: "shared" }
-      if (isPath && key.startsWith(engineDir + sep)) {
+      if (isPath && engineDir !== undefined && key.startsWith(engineDir + sep)) {
         const entry = shared.find((name) => name.startsWith(engineDir + sep))
         return { errors: [{ text: `import the engine through ${entry}, not ${key}` }] }
       }
@@ -152,14 +154,14 @@ const writeAtomically = (path, contents) => {
  * @param {string} entry
  * @param {BundleOptions} options
  * @param {string} optionsDigest
- * @param {string} manifestPath
+ * @param {string} cacheDir
  * @param {string} stem
  * @returns {Promise<Manifest>}
  */
-const build = async (entry, options, optionsDigest, manifestPath, stem) => {
+const build = async (entry, options, optionsDigest, cacheDir, stem) => {
   const esbuild = /** @type {typeof import("esbuild")} */ (createRequire(import.meta.url)("esbuild"))
   const plugins = [ownImportMeta]
-  if (options.shared) plugins.push(sharedModules(options.shared, options.engineDir ?? packageRoot))
+  if (options.shared) plugins.push(sharedModules(options.shared, options.engineDir))
   const result = await esbuild.build({
     entryPoints: [entry],
     outfile: join(cacheDir, `${stem}.cjs`),
@@ -191,7 +193,7 @@ const build = async (entry, options, optionsDigest, manifestPath, stem) => {
   }
   /** @type {Manifest} */
   const manifest = { scheme, options: optionsDigest, inputs, output }
-  writeAtomically(manifestPath, JSON.stringify(manifest))
+  writeAtomically(join(cacheDir, `${stem}.json`), JSON.stringify(manifest))
   for (const name of readdirSync(cacheDir)) {
     const stale = name.startsWith(`${stem}-`) && !name.startsWith(output) && !name.endsWith(".tmp")
     if (stale) rmSync(join(cacheDir, name), { force: true })
@@ -236,11 +238,11 @@ export const sourceMapped = (stack) =>
 /**
  * Runs a bundle as a CommonJS module, with V8's code cache kept beside it (the cache is written
  * when the process exits, so it also holds the functions that ran).
- * @param {string} file
- * @param {string} entry the source file the bundle was built from: `require` resolves from there
+ * @param {string} file the bundle, as `bundle` returned it
+ * @param {string} entry the source file it was built from: `require` resolves from there
  * @returns {Record<string, unknown>} the module's exports
  */
-const run = (file, entry) => {
+export const runBundle = (file, entry) => {
   const cacheFile = `${file}.v8cache`
   let cachedData
   try {
@@ -270,17 +272,25 @@ const run = (file, entry) => {
 }
 
 /**
- * Runs `entry` (an absolute path) from its bundle, building the bundle first when any of its files
- * changed, and returns the module's exports. Throws esbuild's error (with `errors[].location`)
- * when the code does not compile.
+ * The path of a fresh bundle of `entry` (an absolute path), built first when any of its files
+ * changed. Throws esbuild's error (with `errors[].location`) when the code does not compile.
+ * @param {string} entry
+ * @param {BundleOptions} [options]
+ * @returns {Promise<string>}
+ */
+export const bundle = async (entry, options = {}) => {
+  const cacheDir = cacheDirectory()
+  const stem = `${basename(entry).replace(/\.[^.]*$/, "")}-${sha256(entry).slice(0, 12)}`
+  const optionsDigest = sha256(JSON.stringify({ entry, shared: options.shared ?? [], engineDir: options.engineDir ?? "" }))
+  const manifest = freshManifest(join(cacheDir, `${stem}.json`), optionsDigest) ??
+    await build(entry, options, optionsDigest, cacheDir, stem)
+  return join(cacheDir, manifest.output)
+}
+
+/**
+ * Runs `entry` from its bundle and returns the module's exports.
  * @param {string} entry
  * @param {BundleOptions} [options]
  * @returns {Promise<Record<string, unknown>>}
  */
-export const runBundled = async (entry, options = {}) => {
-  const stem = `${basename(entry).replace(/\.[^.]*$/, "")}-${sha256(entry).slice(0, 12)}`
-  const optionsDigest = sha256(JSON.stringify({ entry, shared: options.shared ?? [], engineDir: options.engineDir ?? "" }))
-  const manifestPath = join(cacheDir, `${stem}.json`)
-  const manifest = freshManifest(manifestPath, optionsDigest) ?? await build(entry, options, optionsDigest, manifestPath, stem)
-  return run(join(cacheDir, manifest.output), entry)
-}
+export const runBundled = async (entry, options = {}) => runBundle(await bundle(entry, options), entry)
