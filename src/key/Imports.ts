@@ -8,69 +8,33 @@
  * stage's `extraCode` covers such files).
  */
 
-const isIdentifierChar = (c: string): boolean => /[A-Za-z0-9_$]/.test(c)
-
-type Token = { readonly kind: "word" | "string" | "punct"; readonly text: string }
-
-const tokenize = (source: string): Array<Token> => {
-  const tokens: Array<Token> = []
-  let i = 0
-  const n = source.length
-  while (i < n) {
-    const c = source[i]!
-    if (c === "/" && source[i + 1] === "/") {
-      const end = source.indexOf("\n", i)
-      i = end === -1 ? n : end
-    } else if (c === "/" && source[i + 1] === "*") {
-      const end = source.indexOf("*/", i + 2)
-      i = end === -1 ? n : end + 2
-    } else if (c === "\"" || c === "'") {
-      let j = i + 1
-      let text = ""
-      while (j < n && source[j] !== c && source[j] !== "\n") {
-        if (source[j] === "\\") {
-          text += source[j + 1] ?? ""
-          j += 2
-        } else {
-          text += source[j]
-          j += 1
-        }
-      }
-      tokens.push({ kind: "string", text })
-      i = j + 1
-    } else if (c === "`") {
-      let j = i + 1
-      while (j < n && source[j] !== "`") j += source[j] === "\\" ? 2 : 1
-      tokens.push({ kind: "punct", text: "`" })
-      i = j + 1
-    } else if (isIdentifierChar(c)) {
-      let j = i + 1
-      while (j < n && isIdentifierChar(source[j]!)) j += 1
-      tokens.push({ kind: "word", text: source.slice(i, j) })
-      i = j
-    } else if (/\s/.test(c)) {
-      i += 1
-    } else {
-      tokens.push({ kind: "punct", text: c })
-      i += 1
-    }
-  }
-  return tokens
-}
+/**
+ * One token per match, tried in order: comments, string literals (an unterminated one ends at the
+ * line), template literals (skipped whole), words, whitespace, any other single character.
+ */
+const token = /\/\/[^\n]*|\/\*[\s\S]*?(?:\*\/|$)|"((?:[^"\\\n]|\\[\s\S])*)"?|'((?:[^'\\\n]|\\[\s\S])*)'?|`(?:[^`\\]|\\[\s\S])*`?|[A-Za-z0-9_$]+|\s+|[\s\S]/g
 
 /** Specifiers imported by `source`, in order of appearance, without duplicates. */
 export const importSpecifiers = (source: string): Array<string> => {
-  const tokens = tokenize(source)
   const found = new Set<string>()
-  for (let k = 0; k < tokens.length; k++) {
-    const token = tokens[k]!
-    if (token.kind !== "string") continue
-    const previous = tokens[k - 1]
-    const beforeParen = tokens[k - 2]
-    const isStatic = previous?.kind === "word" && (previous.text === "from" || previous.text === "import")
-    const isCall = previous?.text === "(" && beforeParen?.kind === "word" &&
-      (beforeParen.text === "import" || beforeParen.text === "require")
-    if (isStatic || isCall) found.add(token.text)
+  // The two significant tokens before the current one: `from "x"`, `import "x"`, `import("x")`.
+  let previous = ""
+  let beforePrevious = ""
+  token.lastIndex = 0
+  for (let match = token.exec(source); match !== null; match = token.exec(source)) {
+    const [text, double, single] = match
+    const first = text[0]!
+    const isSpace = first <= " " || (first > "~" && /\s/.test(first))
+    if (isSpace || text.startsWith("//") || text.startsWith("/*")) continue
+    const string = double ?? single
+    if (string !== undefined) {
+      const isStatic = previous === "from" || previous === "import"
+      const isCall = previous === "(" && (beforePrevious === "import" || beforePrevious === "require")
+      if (isStatic || isCall) found.add(string.replace(/\\([\s\S])/g, "$1"))
+    }
+    beforePrevious = previous
+    // A string or template never counts as `from`, `import` or `(` for the next token.
+    previous = first === "\"" || first === "'" || first === "`" ? "" : text
   }
   return [...found]
 }
