@@ -3,15 +3,18 @@
 // The CLI runs as one bundle of src/ (see src/cli/Bundle.js): Node 20 neither runs TypeScript nor
 // loads hundreds of small modules quickly. The bundle is rebuilt whenever a source file changes.
 import { fileURLToPath } from "node:url"
-import { runBundled } from "../src/cli/Bundle.js"
+import { bundle, runBundle } from "../src/cli/Bundle.js"
 
+const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
+let cli
 try {
-  await runBundled(fileURLToPath(new URL("../src/cli/main.ts", import.meta.url)))
+  cli = await bundle(main)
 } catch (error) {
-  // Only a broken engine source gets here; the CLI reports everything else itself.
+  // An engine source that does not compile, or a cache directory that cannot be written.
   const first = /** @type {{ errors?: Array<import("esbuild").Message> }} */ (error).errors?.[0]
-  if (first === undefined) throw error
-  const at = first.location
-  process.stderr.write(`error: ${at ? `${at.file}:${at.line}:${at.column + 1}: ` : ""}${first.text}\n`)
-  process.exitCode = 1
+  const at = first?.location
+  const where = at ? `${at.file}:${at.line}:${at.column + 1}: ` : ""
+  process.stderr.write(`error: ${where}${first?.text ?? (error instanceof Error ? error.message : String(error))}\n`)
+  process.exit(1)
 }
+runBundle(cli, main)

@@ -181,7 +181,12 @@ const build = async (entry, options, optionsDigest, cacheDir, stem) => {
   const map = result.outputFiles.find((file) => file.path.endsWith(".map"))
   if (code === undefined || map === undefined) throw new Error(`esbuild wrote no bundle for ${entry}`)
   const output = `${stem}-${sha256(code.text).slice(0, 16)}.cjs`
-  mkdirSync(cacheDir, { recursive: true })
+  try {
+    mkdirSync(cacheDir, { recursive: true })
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new Error(`cannot create the bundle cache ${cacheDir} (PIPELINE_CACHE moves it): ${reason}`)
+  }
   writeAtomically(join(cacheDir, `${output}.map`), map.contents)
   writeAtomically(join(cacheDir, output), code.contents)
   /** @type {Record<string, string>} */
