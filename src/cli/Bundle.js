@@ -12,7 +12,7 @@
  *
  * A bundle is reused while every file it was built from is unchanged: files under node_modules by
  * size and modification time (a package changes by being reinstalled), every other file by its
- * content. Checking costs a few milliseconds; a rebuild about half a second.
+ * content. Checking costs a few milliseconds; rebuilding the CLI about a second.
  *
  * Bundles are CommonJS because only scripts can use a code cache on Node 20; so a pipeline file
  * cannot use top-level await (esbuild says so, with file and line). `sourceMapped` moves stack
