@@ -6,7 +6,6 @@
  */
 import { existsSync } from "node:fs"
 import { dirname, relative, resolve, sep } from "node:path"
-import { fileURLToPath } from "node:url"
 import { Effect, Schema } from "effect"
 import { buildGraph } from "../Pipeline.ts"
 import type { Pipeline, PipelineGraph } from "../Pipeline.ts"
@@ -27,7 +26,7 @@ const shown = (path: string): string => {
 const userFrame = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?$/
 
 /** The engine's own sources: a frame there is where an error was raised, not the user's mistake. */
-const engineRoot = dirname(dirname(fileURLToPath(import.meta.url))) + sep
+const engineRoot = engineDir + sep
 
 /** The first error of a failed esbuild build: it names file, line and 0-based column. */
 interface BuildMessage {
@@ -42,12 +41,12 @@ const buildMessage = (error: unknown): BuildMessage | undefined => {
 
 /** `file:line:col` of the first stack frame outside node internals, node_modules and the engine. */
 const locate = (error: unknown, fallback: string): string => {
-  const stack = error instanceof Error ? sourceMapped(error.stack ?? "") : ""
   const build = buildMessage(error)
   if (build) {
     const at = build.location
     return at ? `${shown(resolve(at.file))}:${at.line}:${at.column + 1}` : shown(fallback)
   }
+  const stack = error instanceof Error ? sourceMapped(error.stack ?? "") : ""
   for (const line of stack.split("\n").slice(1)) {
     const match = userFrame.exec(line.trim())
     if (!match || match[1]!.includes("/node_modules/")) continue
@@ -55,8 +54,6 @@ const locate = (error: unknown, fallback: string): string => {
     if (file.startsWith(engineRoot)) continue
     return `${shown(file)}:${match[2]}:${match[3]}`
   }
-  const bare = /^(\/[^\n:]+):(\d+)\n/.exec(stack)
-  if (bare) return `${shown(bare[1]!)}:${bare[2]}`
   return shown(fallback)
 }
 
