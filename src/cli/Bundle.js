@@ -69,23 +69,25 @@ const fingerprint = (path) => {
 }
 
 /**
- * The manifest at `path` if its bundle is still what `options` would build from today's files.
  * @param {string} path
- * @param {string} options
  * @returns {Manifest | undefined}
  */
-const freshManifest = (path, options) => {
-  /** @type {Manifest} */
-  let manifest
+const readManifest = (path) => {
   try {
-    manifest = JSON.parse(readFileSync(path, "utf8"))
+    return JSON.parse(readFileSync(path, "utf8"))
   } catch {
     return undefined
   }
-  if (manifest.scheme !== scheme || manifest.options !== options) return undefined
-  for (const [input, print] of Object.entries(manifest.inputs)) if (fingerprint(input) !== print) return undefined
-  return manifest
 }
+
+/**
+ * Whether the manifest's bundle is still what `options` would build from today's files.
+ * @param {Manifest} manifest
+ * @param {string} options
+ */
+const isFresh = (manifest, options) =>
+  manifest.scheme === scheme && manifest.options === options &&
+  Object.entries(manifest.inputs).every(([input, print]) => fingerprint(input) === print)
 
 /** esbuild's loader for a source file, by extension. @type {Record<string, import("esbuild").Loader>} */
 const loaders = { ".ts": "ts", ".mts": "ts", ".cts": "ts", ".tsx": "tsx", ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "jsx" }
@@ -150,15 +152,17 @@ const writeAtomically = (path, contents) => {
 
 /**
  * Builds the bundle, writes it under its digest, then its manifest (the commit point), and removes
- * this entry's older bundles.
+ * this entry's older bundles but the one the replaced manifest named: another process may have
+ * read that manifest a moment ago and be about to run its bundle.
  * @param {string} entry
  * @param {BundleOptions} options
  * @param {string} optionsDigest
  * @param {string} cacheDir
  * @param {string} stem
+ * @param {string | undefined} previous the bundle the replaced manifest named
  * @returns {Promise<Manifest>}
  */
-const build = async (entry, options, optionsDigest, cacheDir, stem) => {
+const build = async (entry, options, optionsDigest, cacheDir, stem, previous) => {
   const esbuild = /** @type {typeof import("esbuild")} */ (createRequire(import.meta.url)("esbuild"))
   const plugins = [ownImportMeta]
   if (options.shared) plugins.push(sharedModules(options.shared, options.engineDir))
@@ -199,8 +203,9 @@ const build = async (entry, options, optionsDigest, cacheDir, stem) => {
   /** @type {Manifest} */
   const manifest = { scheme, options: optionsDigest, inputs, output }
   writeAtomically(join(cacheDir, `${stem}.json`), JSON.stringify(manifest))
+  const kept = [output, previous ?? output]
   for (const name of readdirSync(cacheDir)) {
-    const stale = name.startsWith(`${stem}-`) && !name.startsWith(output) && !name.endsWith(".tmp")
+    const stale = name.startsWith(`${stem}-`) && !kept.some((bundle) => name.startsWith(bundle)) && !name.endsWith(".tmp")
     if (stale) rmSync(join(cacheDir, name), { force: true })
   }
   return manifest
@@ -287,8 +292,10 @@ export const bundle = async (entry, options = {}) => {
   const cacheDir = cacheDirectory()
   const stem = `${basename(entry).replace(/\.[^.]*$/, "")}-${sha256(entry).slice(0, 12)}`
   const optionsDigest = sha256(JSON.stringify({ entry, shared: options.shared ?? [], engineDir: options.engineDir ?? "" }))
-  const manifest = freshManifest(join(cacheDir, `${stem}.json`), optionsDigest) ??
-    await build(entry, options, optionsDigest, cacheDir, stem)
+  const cached = readManifest(join(cacheDir, `${stem}.json`))
+  const manifest = cached !== undefined && isFresh(cached, optionsDigest)
+    ? cached
+    : await build(entry, options, optionsDigest, cacheDir, stem, cached?.output)
   return join(cacheDir, manifest.output)
 }
 
