@@ -26,7 +26,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import { constants, Script } from "node:vm"
 
 /** Bump when the build options below change, so every cached bundle is rebuilt. */
-const scheme = 2
+const scheme = 3
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
 
@@ -52,17 +52,25 @@ export const sharedModulesKey = "sft-pipeline/shared-modules"
  * @property {string} output file name of the bundle in the cache directory, named by its digest
  */
 
-/** @param {string} text */
-const sha256 = (text) => createHash("sha256").update(text).digest("hex")
+/** @param {string | Uint8Array} bytes */
+const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex")
 
 /** @param {string} path */
-const fingerprint = (path) => {
-  if (path.includes(`${sep}node_modules${sep}`)) {
+const isPackageFile = (path) => path.includes(`${sep}node_modules${sep}`)
+
+/**
+ * What a bundle's manifest keeps of one of its files: size and modification time for a package
+ * file, the sha256 of its bytes (read now unless given) for any other.
+ * @param {string} path
+ * @param {Uint8Array} [bytes]
+ */
+const fingerprint = (path, bytes) => {
+  if (isPackageFile(path)) {
     const stat = statSync(path, { throwIfNoEntry: false })
     return stat === undefined ? "missing" : `${stat.size}:${stat.mtimeMs}`
   }
   try {
-    return createHash("sha256").update(readFileSync(path)).digest("hex")
+    return sha256(bytes ?? readFileSync(path))
   } catch {
     return "missing"
   }
@@ -90,27 +98,36 @@ const isFresh = (manifest, options) =>
   Object.entries(manifest.inputs).every(([input, print]) => fingerprint(input) === print)
 
 /** esbuild's loader for a source file, by extension. @type {Record<string, import("esbuild").Loader>} */
-const loaders = { ".ts": "ts", ".mts": "ts", ".cts": "ts", ".tsx": "tsx", ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "jsx" }
+const loaders = {
+  ".ts": "ts", ".mts": "ts", ".cts": "ts", ".tsx": "tsx", ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "jsx", ".json": "json"
+}
 
 /**
- * Each module keeps its own `import.meta.url`: stages name their module for the code digest, and
- * modules find files beside them (the native addon, built-in templates) relative to it.
- * @type {import("esbuild").Plugin}
+ * Reads every source file for esbuild, so that the manifest fingerprints the very bytes that were
+ * compiled (a file edited during a build makes the next run rebuild), and gives each module its
+ * own `import.meta.url`: stages name their module for the code digest, and modules find files
+ * beside them (the native addon, built-in templates) relative to it.
+ * @param {Map<string, string>} fingerprints filled with path → fingerprint of what was compiled
+ * @returns {import("esbuild").Plugin}
  */
-const ownImportMeta = {
-  name: "own-import-meta",
+const sourceFiles = (fingerprints) => ({
+  name: "source-files",
   setup(build) {
-    build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
-      const text = readFileSync(args.path, "utf8")
-      if (!text.includes("import.meta")) return undefined
-      const contents = text
+    build.onLoad({ filter: /\.([cm]?[jt]sx?|json)$/, namespace: "file" }, (args) => {
+      // A package file's size and time are taken before its bytes, so a reinstall racing the
+      // build leaves a fingerprint that no longer matches.
+      const before = isPackageFile(args.path) ? fingerprint(args.path) : undefined
+      const bytes = readFileSync(args.path)
+      fingerprints.set(args.path, before ?? fingerprint(args.path, bytes))
+      const text = bytes.toString("utf8")
+      const contents = !text.includes("import.meta") ? text : text
         .replace(/\bimport\.meta\.url\b/g, JSON.stringify(pathToFileURL(args.path).href))
         .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(args.path))
         .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(dirname(args.path)))
       return { contents, loader: loaders[extname(args.path)] ?? "js" }
     })
   }
-}
+})
 
 /**
  * Resolves the shared modules to the running CLI's instances instead of bundling copies.
@@ -164,7 +181,9 @@ const writeAtomically = (path, contents) => {
  */
 const build = async (entry, options, optionsDigest, cacheDir, stem, previous) => {
   const esbuild = /** @type {typeof import("esbuild")} */ (createRequire(import.meta.url)("esbuild"))
-  const plugins = [ownImportMeta]
+  /** @type {Map<string, string>} */
+  const compiled = new Map()
+  const plugins = [sourceFiles(compiled)]
   if (options.shared) plugins.push(sharedModules(options.shared, options.engineDir))
   const result = await esbuild.build({
     entryPoints: [entry],
@@ -194,11 +213,11 @@ const build = async (entry, options, optionsDigest, cacheDir, stem, previous) =>
   writeAtomically(join(cacheDir, `${output}.map`), map.contents)
   writeAtomically(join(cacheDir, output), code.contents)
   /** @type {Record<string, string>} */
-  const inputs = { [entry]: fingerprint(entry) }
+  const inputs = {}
   for (const input of Object.keys(result.metafile.inputs)) {
     if (input.startsWith("shared:")) continue
     const path = resolve(input)
-    inputs[path] = fingerprint(path)
+    inputs[path] = compiled.get(path) ?? fingerprint(path)
   }
   /** @type {Manifest} */
   const manifest = { scheme, options: optionsDigest, inputs, output }
