@@ -89,13 +89,19 @@ const readManifest = (path) => {
 }
 
 /**
+ * The first file the manifest's bundle was built from that is no longer as it was.
+ * @param {Manifest} manifest
+ * @returns {string | undefined}
+ */
+const firstChanged = (manifest) => Object.entries(manifest.inputs).find(([input, print]) => fingerprint(input) !== print)?.[0]
+
+/**
  * Whether the manifest's bundle is still what `options` would build from today's files.
  * @param {Manifest} manifest
  * @param {string} options
  */
 const isFresh = (manifest, options) =>
-  manifest.scheme === scheme && manifest.options === options &&
-  Object.entries(manifest.inputs).every(([input, print]) => fingerprint(input) === print)
+  manifest.scheme === scheme && manifest.options === options && firstChanged(manifest) === undefined
 
 /** esbuild's loader for a source file, by extension. @type {Record<string, import("esbuild").Loader>} */
 const loaders = {
@@ -300,6 +306,16 @@ export const runBundle = (file, entry) => {
   return module.exports
 }
 
+/** The manifest of every bundle `bundle` returned in this process, by bundle path. */
+/** @type {Map<string, Manifest>} */
+const manifests = new Map()
+
+/**
+ * The name of `entry`'s bundles and manifest in the cache directory.
+ * @param {string} entry
+ */
+const stemOf = (entry) => `${basename(entry).replace(/\.[^.]*$/, "")}-${sha256(entry).slice(0, 12)}`
+
 /**
  * The path of a fresh bundle of `entry` (an absolute path), built first when any of its files
  * changed. Throws esbuild's error (with `errors[].location`) when the code does not compile.
@@ -309,19 +325,26 @@ export const runBundle = (file, entry) => {
  */
 export const bundle = async (entry, options = {}) => {
   const cacheDir = cacheDirectory()
-  const stem = `${basename(entry).replace(/\.[^.]*$/, "")}-${sha256(entry).slice(0, 12)}`
+  const stem = stemOf(entry)
   const optionsDigest = sha256(JSON.stringify({ entry, shared: options.shared ?? [], engineDir: options.engineDir ?? "" }))
   const cached = readManifest(join(cacheDir, `${stem}.json`))
   const manifest = cached !== undefined && isFresh(cached, optionsDigest)
     ? cached
     : await build(entry, options, optionsDigest, cacheDir, stem, cached?.output)
-  return join(cacheDir, manifest.output)
+  const file = join(cacheDir, manifest.output)
+  manifests.set(file, manifest)
+  return file
 }
 
 /**
- * Runs `entry` from its bundle and returns the module's exports.
- * @param {string} entry
- * @param {BundleOptions} [options]
- * @returns {Promise<Record<string, unknown>>}
+ * A file the bundle at `file` (as `bundle` returned it in this process) was built from that has
+ * changed since. A caller that hashes source files after running a bundle asks this afterwards:
+ * the hashes describe the code that ran only when nothing changed in between.
+ * @param {string} file
+ * @returns {string | undefined}
  */
-export const runBundled = async (entry, options = {}) => runBundle(await bundle(entry, options), entry)
+export const changedSinceBundled = (file) => {
+  const manifest = manifests.get(file)
+  if (manifest === undefined) throw new Error(`${file} was not bundled by this process`)
+  return firstChanged(manifest)
+}

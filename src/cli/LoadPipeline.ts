@@ -9,7 +9,7 @@ import { dirname, relative, resolve, sep } from "node:path"
 import { Effect, Schema } from "effect"
 import { buildGraph } from "../Pipeline.ts"
 import type { Pipeline, PipelineGraph } from "../Pipeline.ts"
-import { runBundled, sourceMapped } from "./Bundle.js"
+import { bundle, changedSinceBundled, runBundle, sourceMapped } from "./Bundle.js"
 import { engineDir, publishSharedModules } from "./SharedModules.ts"
 
 /** The pipeline file could not be loaded or does not describe a valid DAG. */
@@ -60,22 +60,27 @@ const locate = (error: unknown, fallback: string): string => {
 const messageOf = (error: unknown): string =>
   buildMessage(error)?.text ?? (error instanceof Error ? error.message : String(error))
 
-/** Compiles the pipeline file and its stages (or reuses the cached bundle) and runs it. */
-const importBundled = (path: string): Promise<{ default?: unknown }> =>
-  runBundled(path, { shared: publishSharedModules(), engineDir })
+/** A loaded pipeline: its graph, and which of its source files changed since its code was loaded. */
+export interface LoadedPipeline {
+  readonly file: string
+  readonly graph: PipelineGraph
+  readonly changedSinceLoad: () => string | undefined
+}
 
 const isPipeline = (value: unknown): value is Pipeline =>
   typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "Pipeline"
 
-/** Imports `file` and builds its graph. */
-export const loadPipeline = (file: string): Effect.Effect<{ file: string; graph: PipelineGraph }, PipelineLoadError> =>
+/** Compiles `file` and its stages (or reuses the cached bundle), runs it and builds its graph. */
+export const loadPipeline = (file: string): Effect.Effect<LoadedPipeline, PipelineLoadError> =>
   Effect.gen(function*() {
     const path = resolve(file)
     if (!existsSync(path)) return yield* new PipelineLoadError({ location: shown(path), message: "no such file" })
-    const module = yield* Effect.tryPromise({
-      try: () => importBundled(path),
-      catch: (error) => new PipelineLoadError({ location: locate(error, path), message: messageOf(error) })
+    const fail = (error: unknown) => new PipelineLoadError({ location: locate(error, path), message: messageOf(error) })
+    const bundled = yield* Effect.tryPromise({
+      try: () => bundle(path, { shared: publishSharedModules(), engineDir }),
+      catch: fail
     })
+    const module = yield* Effect.try({ try: () => runBundle(bundled, path) as { default?: unknown }, catch: fail })
     if (!isPipeline(module.default)) {
       return yield* new PipelineLoadError({
         location: shown(path),
@@ -83,9 +88,6 @@ export const loadPipeline = (file: string): Effect.Effect<{ file: string; graph:
       })
     }
     const pipeline = module.default
-    const graph = yield* Effect.try({
-      try: () => buildGraph(pipeline, dirname(path)),
-      catch: (error) => new PipelineLoadError({ location: locate(error, path), message: messageOf(error) })
-    })
-    return { file: path, graph }
+    const graph = yield* Effect.try({ try: () => buildGraph(pipeline, dirname(path)), catch: fail })
+    return { file: path, graph, changedSinceLoad: () => changedSinceBundled(bundled) }
   })

@@ -39,6 +39,12 @@ import { stageSeed } from "./Seed.ts"
 export interface RunOptions {
   readonly file: string
   readonly graph: PipelineGraph
+  /**
+   * A source file that changed since the pipeline's code was loaded, if any. Asked once every
+   * stage's code digest is taken: a digest of a file edited in between would describe other code
+   * than the code that runs, and a result stored under its key would be wrong for good.
+   */
+  readonly changedSinceLoad?: () => string | undefined
   readonly overrides: ReadonlyArray<Override>
   readonly seed?: number
   readonly sanity: boolean
@@ -172,6 +178,10 @@ export const runPipeline = (
             ? error
             : new CodeDigestError({ file: node.stage.module, message: String(error) })
       }))
+    }
+    const changed = options.changedSinceLoad?.()
+    if (changed !== undefined) {
+      return yield* new CodeDigestError({ file: changed, message: "changed while the run was starting; run again" })
     }
 
     const startedAt = new Date()

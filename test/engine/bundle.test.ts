@@ -10,7 +10,8 @@ import { join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as effect from "effect"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { bundle, runBundle, runBundled, sourceMapped } from "../../src/cli/Bundle.js"
+import { bundle, changedSinceBundled, runBundle, sourceMapped } from "../../src/cli/Bundle.js"
+import type { BundleOptions } from "../../src/cli/Bundle.js"
 import { engineDir, publishSharedModules } from "../../src/cli/SharedModules.ts"
 import * as engine from "../../src/index.ts"
 
@@ -42,6 +43,8 @@ const project = (sources: Record<string, string>): string => {
   return join(folder, Object.keys(sources)[0]!)
 }
 
+const runBundled = async (entry: string, options?: BundleOptions) => runBundle(await bundle(entry, options), entry)
+
 const manifestTime = (): number => {
   const manifest = readdirSync(cache).find((name) => name.endsWith(".json"))!
   return statSync(join(cache, manifest)).mtimeMs
@@ -64,8 +67,12 @@ describe("bundles", () => {
     expect(second).not.toBe(first)
     expect(runBundle(second, entry).doubled).toBe(42)
 
-    // A rebuild keeps the bundle it replaces (a process may be about to run it), not older ones.
+    // What a bundle was built from, checked again later: the change is named.
+    expect(changedSinceBundled(second)).toBeUndefined()
     writeFileSync(join(entry, "..", "dep.ts"), "export const value = 5\n")
+    expect(changedSinceBundled(second)).toBe(join(entry, "..", "dep.ts"))
+
+    // A rebuild keeps the bundle it replaces (a process may be about to run it), not older ones.
     const third = await bundle(entry)
     expect(runBundle(third, entry).doubled).toBe(10)
     const bundles = readdirSync(cache).filter((name) => name.endsWith(".cjs")).map((name) => join(cache, name))
@@ -141,8 +148,8 @@ describe("bundles", () => {
 
   it("leave V8's code cache beside the bundle when the process exits", () => {
     const entry = project({ "entry.ts": "export const answer: number = 42\n" })
-    const script = `import { runBundled } from ${JSON.stringify(join(repo, "src", "cli", "Bundle.js"))}\n` +
-      `console.log((await runBundled(${JSON.stringify(entry)})).answer)`
+    const script = `import { bundle, runBundle } from ${JSON.stringify(join(repo, "src", "cli", "Bundle.js"))}\n` +
+      `console.log(runBundle(await bundle(${JSON.stringify(entry)}), ${JSON.stringify(entry)}).answer)`
     const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", env: process.env })
     expect(result.stdout.trim()).toBe("42")
     const cached = readdirSync(cache).filter((name) => name.endsWith(".v8cache"))

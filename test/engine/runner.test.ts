@@ -156,6 +156,28 @@ describe("runner", () => {
     expect(record.stages.find((s) => s.id === "sum")!.metrics).toEqual({ total: 6 })
   })
 
+  it("runs no stage when a source file changed after the code was loaded, naming the file", async () => {
+    seen.length = 0
+    const pipeline = definePipeline({ name: "edited", seed: 1 }, (p) => {
+      p.add(source, { inputs: {}, config: { count: 1 } })
+    })
+    const asked: Array<string> = []
+    const outcome = await test(runPipeline({
+      file: "inline.ts",
+      graph: buildGraph(pipeline, "/"),
+      // Asked after the digests are taken: a digest taken first would name the changed bytes.
+      changedSinceLoad: () => (asked.push("asked"), "/project/stages/source.ts"),
+      overrides: [],
+      sanity: false,
+      force: [],
+      reporter
+    }).pipe(Effect.flip))
+    expect(outcome).toMatchObject({ _tag: "CodeDigestError", file: "/project/stages/source.ts" })
+    expect(outcome.message).toBe("changed while the run was starting; run again")
+    expect(asked).toEqual(["asked"])
+    expect(seen).toEqual([])
+  })
+
   it("passes undefined for an unwired optional input and records it as null in the key", async () => {
     seen.length = 0
     const pipeline = definePipeline({ name: "optional", seed: 1 }, (p) => {

@@ -19,7 +19,7 @@ export interface RunArgs {
 export const run = (args: RunArgs) =>
   Effect.gen(function*() {
     yield* Store
-    const { file, graph } = yield* loadPipeline(args.file)
+    const { file, graph, changedSinceLoad } = yield* loadPipeline(args.file)
     const overrides = yield* Effect.forEach(args.set, parseOverride)
     const reporter = process.stdout.isTTY
       ? liveReporter(process.stdout, process.env.NO_COLOR === undefined)
@@ -27,6 +27,7 @@ export const run = (args: RunArgs) =>
     const record = yield* runPipeline({
       file,
       graph,
+      changedSinceLoad,
       overrides,
       ...(args.seed === undefined ? {} : { seed: args.seed }),
       sanity: args.sanity,
