@@ -4,7 +4,7 @@ import { Effect, Schema } from "effect"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { basename, join } from "node:path"
-import { describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import type { DatasetFile, Loaded } from "../../stages/load.ts"
 import { conversationSchema, gsm8k, load, loadDatasets, LoadConfig } from "../../stages/load.ts"
 import { toConversationTable } from "../../stages/formats/conversationTable.ts"
@@ -294,10 +294,12 @@ describe("load: inspect", () => {
 
 describeOracle("load: columnar files written by pyarrow (oracle)", () => {
   const jsonl = join(fixtures, "messages.jsonl")
-  const dir = mkdtempSync(join(tmpdir(), "load-columnar-"))
-  const written = JSON.parse(runOracle(join(import.meta.dirname, "oracle", "write_columnar.py"), [jsonl, dir])) as {
-    codecs: Record<string, Array<string>>
-  }
+  let dir = ""
+  let written: { codecs: Record<string, Array<string>> } = { codecs: {} }
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "load-columnar-"))
+    written = JSON.parse(runOracle(join(import.meta.dirname, "oracle", "write_columnar.py"), [jsonl, dir]))
+  })
 
   it("wrote snappy and zstd Parquet with nested list<struct> messages", () => {
     expect(written.codecs).toEqual({ snappy: ["SNAPPY"], zstd: ["ZSTD"] })

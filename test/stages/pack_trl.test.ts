@@ -4,7 +4,7 @@
  */
 import { Effect, Random, Schema } from "effect"
 import { join } from "node:path"
-import { expect, it } from "vitest"
+import { beforeAll, expect, it } from "vitest"
 import type { Document, PackedColumns } from "../../stages/pack.ts"
 import { PackConfig, packDocuments } from "../../stages/pack.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
@@ -96,7 +96,10 @@ describeOracle("pack against TRL pack_dataset(bfd) + padding-free collator", () 
     seqLength,
     documents: documentsOf(tiedLengths(400, seqLength, `l${seqLength}`), `u${seqLength}`)
   }))
-  const reference = trl([...distinct, ...tied])
+  let reference: Array<Array<Row>> = []
+  beforeAll(() => {
+    reference = trl([...distinct, ...tied])
+  })
 
   it.each(distinct.map((c, i) => [c.seqLength, c.documents.length, i] as const))(
     "distinct lengths, bins of %i, %i documents: the same rows, labels and position ids",
