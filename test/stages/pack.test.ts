@@ -136,10 +136,11 @@ describe("pack: determinism and options", () => {
     expect(packed(documents, { maxSeqLength: 128 }, 5).columns).toEqual(a.columns)
   })
 
-  it("packs well: efficient and never more bins than needed plus slack", () => {
+  it("packs well: efficient and exactly as many bins as best-fit-decreasing", () => {
     const { metrics } = packed(documents, { maxSeqLength: 128, dataSeed: 1 })
     const tokens = lengths.reduce((a, b) => a + b, 0)
     expect(metrics.rows).toBeGreaterThanOrEqual(Math.ceil(tokens / 128))
+    expect(metrics.rows).toBe(referenceBinTotals(lengths, 128).length)
     expect(metrics.packingEfficiency).toBeGreaterThan(0.9)
   })
 
