@@ -113,3 +113,4 @@ for (const [name, t] of Object.entries(ours)) {
   console.log(`${pad(name, 34)} ${pad((t * 1e3).toFixed(2), 9)} ${pad((r * 1e3).toFixed(2), 9)} ${(r / t).toFixed(2)}   ${g}`)
 }
 console.log(`${pad("sum", 34)} ${pad((sumOurs * 1e3).toFixed(2), 9)} ${pad((sumRef * 1e3).toFixed(2), 9)} ${(sumRef / sumOurs).toFixed(2)}`)
+console.log(`bench kernels: ours=${(sumOurs * 1e3).toFixed(2)} ms ref=${(sumRef * 1e3).toFixed(2)} ms ratio=${(sumRef / sumOurs).toFixed(2)}`)
