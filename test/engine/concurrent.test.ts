@@ -6,7 +6,7 @@
 import { readdirSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { lastRun, makeProject, outputDigests, runs } from "./support.ts"
+import { lastRun, makeProject, outputDigests, runs, waitFor } from "./support.ts"
 import type { Project } from "./support.ts"
 
 describe("concurrent runs", () => {
@@ -33,8 +33,7 @@ describe("concurrent runs", () => {
     const starts = () => project.computed().filter((name) => name === "slow:start").length
     const before = starts()
     const { child, done } = project.spawn(["run", "pipeline.ts", "--set", "slow.ms=60000"])
-    const end = Date.now() + 60_000
-    while (starts() === before && Date.now() < end) await new Promise((r) => setTimeout(r, 50))
+    await waitFor("the slow stage to start", () => starts() > before, 60_000)
     child.kill("SIGINT")
     const result = await done
     expect(result.code).toBe(130)

@@ -6,16 +6,8 @@
 import { chmodSync, existsSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { byStatus, lastRun, makeProject, runs } from "./support.ts"
+import { byStatus, lastRun, makeProject, runs, waitFor } from "./support.ts"
 import type { Project } from "./support.ts"
-
-const waitFor = async (condition: () => boolean, timeoutMs: number): Promise<void> => {
-  const end = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > end) throw new Error("timed out waiting")
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 describe("crash safety and corruption", () => {
   let project: Project
@@ -26,7 +18,7 @@ describe("crash safety and corruption", () => {
 
   it("resumes after kill -9 in the middle of a stage, recomputing only what was not committed", async () => {
     const { child, done } = project.spawn(["run", "pipeline.ts", "--set", "slow.ms=60000"])
-    await waitFor(() => project.computed().includes("slow:start"), 60_000)
+    await waitFor("the slow stage to start", () => project.computed().includes("slow:start"), 60_000)
     child.kill("SIGKILL")
     const killed = await done
     expect(killed.code).toBe(null)

@@ -101,3 +101,12 @@ export const outputDigests = (run: StoredRun): Record<string, Record<string, str
     stage.id,
     Object.fromEntries(Object.entries(stage.outputs ?? {}).map(([name, ref]) => [name, ref.digest]))
   ]))
+
+/** Polls `condition` every 50 ms; fails naming `what` if it is still false after `timeoutMs`. */
+export const waitFor = async (what: string, condition: () => boolean, timeoutMs: number): Promise<void> => {
+  const end = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
