@@ -4,7 +4,7 @@
  *
  * apache-arrow is imported lazily: a fully cached run never decodes a table.
  */
-import { copyFile, link, mkdir, readdir } from "node:fs/promises"
+import { copyFile, link, mkdir, readdir, stat } from "node:fs/promises"
 import { dirname, join, relative, resolve, sep } from "node:path"
 import { Effect, Schema } from "effect"
 import type { Scope } from "effect"
@@ -43,19 +43,27 @@ export const allPresent = (refs: Iterable<ArtifactRef>): Effect.Effect<boolean, 
     return true
   })
 
-const listFiles = async (root: string): Promise<Array<string>> => {
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
+/**
+ * The regular files under `root`, as sorted "/"-separated relative paths. With `followLinks` a
+ * symbolic link counts as what it points to (a Hugging Face snapshot is a tree of links);
+ * without, a link is refused like any other entry that is neither a file nor a directory.
+ */
+export const listTree = async (root: string, followLinks: boolean): Promise<Array<string>> => {
   const out: Array<string> = []
-  const visit = async (dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true })
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const visit = async (rel: string): Promise<void> => {
+    const dir = rel === "" ? root : join(root, ...rel.split("/"))
+    const entries = (await readdir(dir, { withFileTypes: true })).sort(byName)
     for (const entry of entries) {
-      const path = join(dir, entry.name)
-      if (entry.isDirectory()) await visit(path)
-      else if (entry.isFile()) out.push(path)
-      else throw new Error(`${path}: only regular files and directories can be stored`)
+      const child = rel === "" ? entry.name : `${rel}/${entry.name}`
+      const kind = followLinks && entry.isSymbolicLink() ? await stat(join(dir, entry.name)) : entry
+      if (kind.isDirectory()) await visit(child)
+      else if (kind.isFile()) out.push(child)
+      else throw new Error(`${join(dir, entry.name)}: only regular files and directories can be stored`)
     }
   }
-  await visit(root)
+  await visit("")
   return out
 }
 
@@ -66,7 +74,7 @@ export const putListing = (
 ): Effect.Effect<ArtifactRef, StoreError, Store> =>
   Effect.gen(function*() {
     const store = yield* Store
-    const files = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    const files = [...entries].sort((a, b) => byName({ name: a.path }, { name: b.path }))
     const listing = yield* store.putBytes(new TextEncoder().encode(canonicalJson({ files })))
     return { kind: "files", digest: listing.digest, size: listing.size, name, files }
   })
@@ -78,11 +86,11 @@ export const putListing = (
 export const putTree = (dir: string, name: string, move: boolean): Effect.Effect<ArtifactRef, StoreError, Store> =>
   Effect.gen(function*() {
     const store = yield* Store
-    const paths = yield* Effect.tryPromise({ try: () => listFiles(dir), catch: fsError("putTree", dir) })
+    const paths = yield* Effect.tryPromise({ try: () => listTree(dir, false), catch: fsError("putTree", dir) })
     const files: Array<{ path: string; size: number; digest: string }> = []
     for (const path of paths) {
-      const ref = yield* store.putFile(path, { move })
-      files.push({ path: relative(dir, path).split(sep).join("/"), size: ref.size, digest: ref.digest })
+      const ref = yield* store.putFile(join(dir, ...path.split("/")), { move })
+      files.push({ path, size: ref.size, digest: ref.digest })
     }
     return yield* putListing(files, name)
   })

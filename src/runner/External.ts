@@ -4,12 +4,13 @@
  * every run; touching a file without changing its bytes costs one re-hash and changes no key.
  */
 import { randomBytes } from "node:crypto"
-import { readdir, readFile, rename, stat, writeFile } from "node:fs/promises"
+import { readFile, rename, stat, writeFile } from "node:fs/promises"
 import { basename, join } from "node:path"
 import { Effect, Ref, Schema } from "effect"
 import type { Digest } from "../store/Digest.ts"
 import { Store, StoreError } from "../store/Store.ts"
-import { putListing } from "./Artifacts.ts"
+import { hashFile } from "../store/HashFile.ts"
+import { listTree, putListing } from "./Artifacts.ts"
 import type { ArtifactRef } from "./Records.ts"
 
 /** An external input named by the pipeline file does not exist or cannot be read. */
@@ -77,37 +78,25 @@ export const importFile = (cache: StatCache, path: string): Effect.Effect<Artifa
     const info = yield* statOf(path)
     if (!info.isFile()) return yield* new MissingInput({ path, message: "not a regular file" })
     const cached = (yield* Ref.get(cache.entries))[path]
-    const trusted = cached !== undefined && cached.size === info.size && cached.mtimeMs === info.mtimeMs &&
-      cached.ino === info.ino && info.mtimeMs < cached.checkedAtMs - racyWindowMs
-    if (trusted && (yield* store.hasObject({ digest: cached.digest as Digest, size: cached.size }))) {
-      return { kind: "blob", digest: cached.digest, size: cached.size, name: basename(path) }
-    }
+    const stored = cached !== undefined && cached.size === info.size &&
+        (yield* store.hasObject({ digest: cached.digest as Digest, size: cached.size }))
+      ? cached
+      : undefined
+    const trusted = stored !== undefined && stored.mtimeMs === info.mtimeMs && stored.ino === info.ino &&
+      info.mtimeMs < stored.checkedAtMs - racyWindowMs
+    if (trusted) return { kind: "blob", digest: stored.digest, size: stored.size, name: basename(path) }
     const checkedAtMs = Date.now()
-    const ref = yield* store.putFile(path)
+    // A touched file whose bytes did not change is re-hashed in place, not copied into the store again.
+    const rehashed = stored === undefined ? undefined : yield* Effect.tryPromise({
+      try: () => hashFile(path),
+      catch: () => new MissingInput({ path, message: "cannot read the file" })
+    })
+    const ref = rehashed !== undefined && rehashed.digest === stored?.digest ? rehashed : yield* store.putFile(path)
     yield* Ref.update(cache.entries, (entries) => ({
       ...entries,
       [path]: { size: ref.size, mtimeMs: info.mtimeMs, ino: info.ino, digest: ref.digest, checkedAtMs }
     }))
     return { kind: "blob", digest: ref.digest, size: ref.size, name: basename(path) }
-  })
-
-const listTree = (root: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const out: Array<string> = []
-      const visit = async (rel: string): Promise<void> => {
-        const entries = await readdir(join(root, rel), { withFileTypes: true })
-        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-        for (const entry of entries) {
-          const child = rel === "" ? entry.name : `${rel}/${entry.name}`
-          if (entry.isDirectory()) await visit(child)
-          else if (entry.isFile()) out.push(child)
-        }
-      }
-      await visit("")
-      return out
-    },
-    catch: () => new MissingInput({ path: root, message: "cannot read directory" })
   })
 
 /** Imports an external directory: each file by content, and the canonical listing naming the tree. */
@@ -116,7 +105,11 @@ export const importDir = (cache: StatCache, path: string): Effect.Effect<Artifac
     const info = yield* statOf(path)
     if (!info.isDirectory()) return yield* new MissingInput({ path, message: "not a directory" })
     const files: Array<{ path: string; size: number; digest: string }> = []
-    for (const rel of yield* listTree(path)) {
+    const tree = yield* Effect.tryPromise({
+      try: () => listTree(path, true),
+      catch: (cause) => new MissingInput({ path, message: `cannot read the directory: ${cause instanceof Error ? cause.message : String(cause)}` })
+    })
+    for (const rel of tree) {
       const ref = yield* importFile(cache, join(path, ...rel.split("/")))
       files.push({ path: rel, size: ref.size, digest: ref.digest })
     }
