@@ -31,6 +31,35 @@ const finished = (child: ChildProcess): Promise<string> =>
     child.on("exit", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`worker exited ${code}: ${stderr}`))))
   })
 
+/** A worker whose exit and stderr are tracked, so that waiting on it stops when it dies. */
+interface Watched {
+  readonly child: ChildProcess
+  /** Resolves when the worker has exited and its output is closed. */
+  readonly closed: Promise<void>
+  /** Polls `condition` every `intervalMs` while the worker runs; fails with its stderr if it exits first. */
+  readonly waitFor: (what: string, condition: () => boolean, intervalMs: number) => Promise<void>
+}
+
+const watch = (child: ChildProcess): Watched => {
+  let stderr = ""
+  let exit: string | undefined
+  child.stdout!.resume()
+  child.stderr!.on("data", (chunk) => (stderr += chunk))
+  const closed = new Promise<void>((resolve) =>
+    child.on("close", (code, signal) => {
+      exit = signal ?? `code ${code}`
+      resolve()
+    })
+  )
+  const waitFor = async (what: string, condition: () => boolean, intervalMs: number): Promise<void> => {
+    while (!condition()) {
+      if (exit !== undefined) throw new Error(`worker exited (${exit}) before ${what}:\n${stderr}`)
+      await new Promise((resolve) => setTimeout(resolve, intervalMs))
+    }
+  }
+  return { child, closed, waitFor }
+}
+
 /** A pid that certainly belonged to a process which has exited. */
 const deadPid = (): number => spawnSync(process.execPath, ["-e", ""]).pid!
 
@@ -174,17 +203,15 @@ describe("disk store", () => {
     const barrier = join(temp.dir, "barrier")
     mkdirSync(barrier)
     writeFileSync(join(barrier, "parent"), "")
-    const child = startWorker("put", root(), barrier, source)
-    const exited = new Promise((resolve) => child.on("exit", resolve))
+    const worker = watch(startWorker("put", root(), barrier, source))
     const tmp = join(root(), "tmp")
-    let partial = false
-    while (!partial) {
+    const partial = () => {
       const entries = existsSync(tmp) ? readdirSync(tmp).filter((name) => name.includes(".object.")) : []
-      partial = entries.some((name) => (statSync(join(tmp, name), { throwIfNoEntry: false })?.size ?? 0) > 0)
-      if (!partial) await new Promise((resolve) => setTimeout(resolve, 2))
+      return entries.some((name) => (statSync(join(tmp, name), { throwIfNoEntry: false })?.size ?? 0) > 0)
     }
-    child.kill("SIGKILL")
-    await exited
+    await worker.waitFor("a partial object appeared in tmp/", partial, 2)
+    worker.child.kill("SIGKILL")
+    await worker.closed
     expect(objectFiles(root())).toEqual([])
     expect(readdirSync(tmp).length).toBeGreaterThan(0)
     const result = await run(
@@ -207,13 +234,12 @@ describe("disk store", () => {
     mkdirSync(barrier)
     mkdirSync(state)
     writeFileSync(join(barrier, "parent"), "")
-    const child = startWorker("churn", root(), barrier, state)
-    const exited = new Promise((resolve) => child.on("exit", resolve))
+    const worker = watch(startWorker("churn", root(), barrier, state))
     const keyDir = join(root(), "checkpoints", "churn")
-    while (!existsSync(join(keyDir, "3"))) await new Promise((resolve) => setTimeout(resolve, 5))
+    await worker.waitFor("checkpoint 3 was saved", () => existsSync(join(keyDir, "3")), 5)
     await new Promise((resolve) => setTimeout(resolve, 137))
-    child.kill("SIGKILL")
-    await exited
+    worker.child.kill("SIGKILL")
+    await worker.closed
     const result = await run(
       Effect.gen(function* () {
         const store = yield* Store
