@@ -35,8 +35,17 @@ export const tableSchema = <const F extends Readonly<Record<string, arrow.DataTy
 /** The TypeMap of a schema built by {@link tableSchema}: `arrow.Table<ColumnsOf<typeof schema>>`. */
 export type ColumnsOf<S> = S extends arrow.Schema<infer T> ? T : never
 
+/**
+ * A plain JS value arrow's builders take for a column of type `T`: arrays for lists and objects
+ * for structs (arrow's own `TValue` is the Vector and row-proxy classes it reads back).
+ */
+type PlainValue<T extends arrow.DataType> = T extends arrow.List<infer E>
+  ? ReadonlyArray<PlainValue<E> | null>
+  : T extends arrow.Struct<infer M> ? { readonly [K in keyof M]: PlainValue<M[K]> | null }
+  : T["TValue"]
+
 /** Column values `tableFrom` accepts: plain values (null for nulls) or a ready vector. */
-export type ColumnValues<T extends arrow.DataType> = ReadonlyArray<T["TValue"] | null> | arrow.Vector<T>
+export type ColumnValues<T extends arrow.DataType> = ReadonlyArray<PlainValue<T> | null> | arrow.Vector<T>
 
 /**
  * A single-batch table with exactly `schema` (nullability included); arrow's `tableFromArrays`

@@ -11,8 +11,8 @@
  */
 import * as arrow from "apache-arrow"
 import { Effect, Random, Schema } from "effect"
-import { defineStage, StageFailure, Table, withDefault } from "../src/index.ts"
-import { int32List } from "./schemas/int32Lists.ts"
+import { defineStage, StageFailure, Table, tableFrom, withDefault } from "../src/index.ts"
+import { int32ListFromOffsets } from "./schemas/int32Lists.ts"
 import { packedSchema } from "./schemas/packed.ts"
 import type { PackedTable } from "./schemas/packed.ts"
 import { tokenizedSchema } from "./schemas/tokenized.ts"
@@ -158,33 +158,16 @@ const countTrained = (labels: Int32Array): number => {
   return trained
 }
 
-const listData = (offsets: Int32Array, values: Int32Array) => {
-  const type = int32List()
-  return arrow.makeData({
-    type,
-    length: offsets.length - 1,
-    nullCount: 0,
-    valueOffsets: offsets,
-    child: arrow.makeData({ type: type.children[0]!.type, length: values.length, nullCount: 0, data: values })
-  })
-}
+const listVector = (offsets: Int32Array, values: Int32Array) => arrow.makeVector(int32ListFromOffsets(offsets, values))
 
 /** The table for {@link packedSchema}. */
-export const toPackedTable = (columns: PackedColumns): PackedTable => {
-  const children = [
-    listData(columns.offsets, columns.inputIds),
-    listData(columns.offsets, columns.labels),
-    listData(columns.offsets, columns.positionIds),
-    listData(columns.seqLengthOffsets, columns.seqLengths)
-  ]
-  const data = arrow.makeData({
-    type: new arrow.Struct(packedSchema.fields),
-    length: columns.offsets.length - 1,
-    nullCount: 0,
-    children
+export const toPackedTable = (columns: PackedColumns): PackedTable =>
+  tableFrom(packedSchema, {
+    input_ids: listVector(columns.offsets, columns.inputIds),
+    labels: listVector(columns.offsets, columns.labels),
+    position_ids: listVector(columns.offsets, columns.positionIds),
+    seq_lengths: listVector(columns.seqLengthOffsets, columns.seqLengths)
   })
-  return new arrow.Table(packedSchema, [new arrow.RecordBatch(packedSchema, data)])
-}
 
 /** The pack stage's config. */
 export const PackConfig = Schema.Struct({

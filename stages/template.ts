@@ -8,9 +8,9 @@
  * conversation shape with sentinel contents and checked against each conversation's own rendering
  * (chat/SpanFinder.ts).
  */
-import * as arrow from "apache-arrow"
+import type * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"
-import { defineStage, Files, Optional, StageFailure, Table, withDefault } from "../src/index.ts"
+import { defineStage, Files, Optional, StageFailure, Table, tableFrom, withDefault } from "../src/index.ts"
 import type { TemplateMessage } from "./chat/ChatTemplate.ts"
 import { ChatTemplateError } from "./chat/ChatTemplateError.ts"
 import { SpanFinder } from "./chat/SpanFinder.ts"
@@ -64,21 +64,15 @@ export const readConversation = (table: arrow.Table<ConversationColumns>, i: num
   return { messages, tools, source }
 }
 
-/** Builds the rendered table; each column with its declared type so the schema matches exactly. */
+/** Builds the rendered table. */
 export const toRenderedTable = (
   rows: ReadonlyArray<RenderedConversation & { readonly source: string }>
-): arrow.Table<RenderedColumns> => {
-  const columns = {
+): arrow.Table<RenderedColumns> =>
+  tableFrom(renderedSchema, {
     text: rows.map((r) => r.text),
     spans: rows.map((r) => r.spans.map((s) => ({ start: s.start, end: s.end, turn: s.turn }))),
     source: rows.map((r) => r.source)
-  }
-  const children = renderedSchema.fields.map((field) =>
-    arrow.vectorFromArray(columns[field.name as keyof typeof columns], field.type).data[0]!
-  )
-  const data = arrow.makeData({ type: new arrow.Struct<RenderedColumns>(renderedSchema.fields), length: rows.length, nullCount: 0, children })
-  return new arrow.Table(renderedSchema, [new arrow.RecordBatch(renderedSchema, data)])
-}
+  })
 
 const failure = (error: unknown) =>
   new StageFailure({

@@ -12,7 +12,7 @@
 import * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"
 import { readFileSync } from "node:fs"
-import { Blob, defineStage, StageFailure, Table, withDefault } from "../src/index.ts"
+import { Blob, defineStage, StageFailure, Table, tableFrom, withDefault } from "../src/index.ts"
 import { inspectTokens } from "./chat/inspectTokens.ts"
 import type { Masked, MaskOptions } from "./chat/mask.ts"
 import { tokenizeAndMask } from "./chat/mask.ts"
@@ -111,15 +111,12 @@ export function* renderedRows(table: arrow.Table<RenderedColumns>) {
 /** Builds the tokenized table. */
 export const toTokenizedTable = (
   examples: ReadonlyArray<{ inputIds: Int32Array; labels: Int32Array; source: string }>
-): arrow.Table<TokenizedColumns> => {
-  const children = [
-    int32ListData(examples.map((e) => e.inputIds)),
-    int32ListData(examples.map((e) => e.labels)),
-    arrow.vectorFromArray(examples.map((e) => e.source), new arrow.Utf8()).data[0]!
-  ]
-  const data = arrow.makeData({ type: new arrow.Struct<TokenizedColumns>(tokenizedSchema.fields), length: examples.length, nullCount: 0, children })
-  return new arrow.Table(tokenizedSchema, [new arrow.RecordBatch(tokenizedSchema, data)])
-}
+): arrow.Table<TokenizedColumns> =>
+  tableFrom(tokenizedSchema, {
+    input_ids: arrow.makeVector(int32ListData(examples.map((e) => e.inputIds))),
+    labels: arrow.makeVector(int32ListData(examples.map((e) => e.labels))),
+    source: examples.map((e) => e.source)
+  })
 
 const failure = (error: unknown) =>
   new StageFailure({ stage: "tokenize", message: error instanceof Error ? error.message : String(error), cause: error })

@@ -7,14 +7,19 @@ import * as arrow from "apache-arrow"
 /** The column type: a list of non-null int32 items, as the tokenized and packed schemas declare. */
 export const int32List = () => new arrow.List(new arrow.Field("item", new arrow.Int32(), false))
 
+/** One List<Int32> column whose row r is `values[offsets[r]..offsets[r+1])` (the arrays are not copied). */
+export const int32ListFromOffsets = (offsets: Int32Array, values: Int32Array): arrow.Data<arrow.List<arrow.Int32>> => {
+  const child = arrow.makeData({ type: new arrow.Int32(), length: values.length, nullCount: 0, data: values })
+  return arrow.makeData({ type: int32List(), length: offsets.length - 1, nullCount: 0, valueOffsets: offsets, child })
+}
+
 /** One List<Int32> column from per-row arrays. */
 export const int32ListData = (rows: ReadonlyArray<Int32Array>): arrow.Data<arrow.List<arrow.Int32>> => {
   const offsets = new Int32Array(rows.length + 1)
   rows.forEach((row, i) => (offsets[i + 1] = offsets[i]! + row.length))
   const values = new Int32Array(offsets[rows.length]!)
   rows.forEach((row, i) => values.set(row, offsets[i]!))
-  const child = arrow.makeData({ type: new arrow.Int32(), length: values.length, nullCount: 0, data: values })
-  return arrow.makeData({ type: int32List(), length: rows.length, nullCount: 0, valueOffsets: offsets, child })
+  return int32ListFromOffsets(offsets, values)
 }
 
 /** Row `i` of a List<Int32> column as a typed array (a view when the data is contiguous). */
