@@ -40,7 +40,6 @@ for (const [name, makeLayer] of implementations) {
         Effect.gen(function* () {
           const store = yield* Store
           const ref = yield* store.putBytes(bytes)
-          store.objectPath(ref.digest)
           return { ref, read: yield* store.readBytes(ref), onDisk: readFileSync(store.objectPath(ref.digest)) }
         })
       )
