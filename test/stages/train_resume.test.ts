@@ -9,6 +9,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
+import { readHfConfig } from "../../native/hfConfig.ts"
+import { initWeights } from "../../native/init.ts"
 import { readSafetensors } from "../../native/safetensors.ts"
 import { StageFailure } from "../../src/index.ts"
 import type { Checkpoints } from "../../src/index.ts"
@@ -102,6 +104,13 @@ describe("train stage", () => {
     // The export is a loadable model directory with the trained weights, not the initial ones.
     const tensors = await Effect.runPromise(readSafetensors(join(straight.outputs.model.dir, "model.safetensors")))
     expect(Object.keys(tensors)).toContain("lm_head.weight")
+    const hf = await Effect.runPromise(readHfConfig(modelDir))
+    const initial = initWeights(hf.config, { seed: 7, initializerRange: Number(hf.json.initializer_range) })
+    expect(Object.keys(tensors).sort()).toEqual(Object.keys(initial).sort())
+    for (const [name, tensor] of Object.entries(tensors)) {
+      expect(tensor.data.length, name).toBe(initial[name]!.length)
+      expect(tensor.data.some((value, i) => value !== initial[name]![i]), `${name} was trained`).toBe(true)
+    }
     expect(JSON.parse(readFileSync(join(straight.outputs.model.dir, "config.json"), "utf8")).architectures).toEqual(["Qwen2ForCausalLM"])
   })
 
