@@ -47,10 +47,14 @@ const resolveLocal = (from: string, specifier: string): string | undefined => {
 
 const hashFile = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex")
 
-const fileCache = new Map<string, { digest: string; imports: Array<string> }>()
+/**
+ * Modules already read, by path. One per run, never longer: a file edited between two runs in one
+ * process (a library user, a test) must be read again.
+ */
+export type ModuleCache = Map<string, { digest: string; imports: Array<string> }>
 
-const readModule = (path: string): { digest: string; imports: Array<string> } => {
-  const cached = fileCache.get(path)
+const readModule = (path: string, modules: ModuleCache): { digest: string; imports: Array<string> } => {
+  const cached = modules.get(path)
   if (cached) return cached
   const bytes = readFileSync(path)
   const imports: Array<string> = []
@@ -65,7 +69,7 @@ const readModule = (path: string): { digest: string; imports: Array<string> } =>
     }
   }
   const entry = { digest: createHash("sha256").update(bytes).digest("hex"), imports }
-  fileCache.set(path, entry)
+  modules.set(path, entry)
   return entry
 }
 
@@ -79,7 +83,11 @@ const walk = (dir: string, out: Array<string>): void => {
 }
 
 /** Files of a stage's code, project-relative `/`-separated path → sha256. Throws CodeDigestError. */
-export const codeFiles = (moduleUrl: string, extraCode: ReadonlyArray<string> = []): Record<string, string> => {
+export const codeFiles = (
+  moduleUrl: string,
+  extraCode: ReadonlyArray<string> = [],
+  modules: ModuleCache = new Map()
+): Record<string, string> => {
   const modulePath = moduleUrl.startsWith("file:") ? fileURLToPath(moduleUrl) : resolve(moduleUrl)
   if (!existsSync(modulePath)) throw new CodeDigestError({ file: modulePath, message: "stage module not found" })
   const root = projectRootOf(dirname(modulePath))
@@ -88,7 +96,7 @@ export const codeFiles = (moduleUrl: string, extraCode: ReadonlyArray<string> = 
   while (pending.length > 0) {
     const path = pending.pop()!
     if (files.has(path) || isUnder(path, engineRoot) || path.includes(`${sep}node_modules${sep}`)) continue
-    const module = readModule(path)
+    const module = readModule(path, modules)
     files.set(path, module.digest)
     pending.push(...module.imports)
   }

@@ -18,7 +18,7 @@ import type { AnyStage, RunContext } from "../Stage.ts"
 import { StageFailure } from "../StageFailure.ts"
 import { toCanonical, NotCanonical } from "../key/Canonical.ts"
 import type { Json } from "../key/Canonical.ts"
-import { codeFiles, CodeDigestError } from "../key/CodeDigest.ts"
+import { codeFiles, CodeDigestError, type ModuleCache } from "../key/CodeDigest.ts"
 import { keyOf } from "../key/Key.ts"
 import type { Key } from "../key/Key.ts"
 import { engineVersion, schemeVersion } from "../key/Manifest.ts"
@@ -170,9 +170,10 @@ export const runPipeline = (
       }
     }
     const code = new Map<string, Record<string, string>>()
+    const modules: ModuleCache = new Map()
     for (const node of stageNodes) {
       code.set(node.id, yield* Effect.try({
-        try: () => codeFiles(node.stage.module, node.stage.extraCode),
+        try: () => codeFiles(node.stage.module, node.stage.extraCode, modules),
         catch: (error) =>
           error instanceof CodeDigestError
             ? error
