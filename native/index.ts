@@ -4,8 +4,8 @@
  * built by `node-gyp` into native/build/Release.
  *
  * Heavy calls return promises and run off the JS thread. Calls on one model are queued, so they
- * never overlap; the synchronous accessors (weights, gradients, saveState, zeroGrad) must not be
- * called while a promise of the same model is pending.
+ * never overlap; the synchronous accessors (weights, gradients, saveState) must not be called while
+ * a promise of the same model is pending.
  */
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
@@ -113,7 +113,6 @@ interface Handle {
   setStep(step: number): void
   getRng(): Uint32Array
   setRng(words: Uint32Array): void
-  zeroGrad(): void
   logits(ids: Int32Array, pos: Int32Array, cu: Int32Array): Promise<Float32Array>
   accumulate(ids: Int32Array, labels: Int32Array, pos: Int32Array, cu: Int32Array): Promise<LossSum>
   evalLoss(ids: Int32Array, labels: Int32Array, pos: Int32Array, cu: Int32Array): Promise<LossSum>
@@ -208,10 +207,6 @@ export class NativeModel {
   /** Logits of every position, (N, V) row-major. For tests and small evaluations. */
   logits(batch: Batch): Promise<Float32Array> {
     return this.enqueue(() => this.handle.logits(batch.inputIds, batch.positionIds, batch.cuSeqlens))
-  }
-
-  zeroGrad(): void {
-    native(() => this.handle.zeroGrad())
   }
 
   /** Adds d(sum of token losses)/dθ to the gradients; returns that sum and the number of scored tokens. */

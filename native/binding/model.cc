@@ -125,7 +125,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                            InstanceMethod("setStep", &ModelWrap::SetStep),
                            InstanceMethod("getRng", &ModelWrap::GetRng),
                            InstanceMethod("setRng", &ModelWrap::SetRng),
-                           InstanceMethod("zeroGrad", &ModelWrap::ZeroGrad),
                            InstanceMethod("logits", &ModelWrap::Logits),
                            InstanceMethod("accumulate", &ModelWrap::Accumulate),
                            InstanceMethod("evalLoss", &ModelWrap::EvalLoss),
@@ -273,13 +272,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       return throw_error(env, "setRng: expected a Uint32Array of 8 words");
     Napi::Uint32Array a = info[0].As<Napi::Uint32Array>();
     for (int i = 0; i < 4; i++) model_->rng[i] = static_cast<uint64_t>(a[2 * i]) | static_cast<uint64_t>(a[2 * i + 1]) << 32;
-    return env.Undefined();
-  }
-
-  Napi::Value ZeroGrad(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (refuse_if_busy(env)) return env.Undefined();
-    model_->zero_grad();
     return env.Undefined();
   }
 

@@ -126,8 +126,6 @@ class Model {
   double eval_loss(int64_t* tokens, const int32_t* ids, const int32_t* labels, const int32_t* pos,
                    const int32_t* cu_seqlens, int ndocs, int N);
 
-  void zero_grad();
-
   // grads /= tokens_in_step, global norm, clip to max_grad_norm (if > 0), AdamW, zero grads.
   // Returns the norm before clipping; a non-finite norm leaves the parameters untouched and returns it.
   // Hyper-parameters stay double down to adamw_update: (1 - beta2) in float is off by 1.3e-5.
@@ -141,6 +139,7 @@ class Model {
   void seed_rng(uint64_t seed);
 
  private:
+  void zero_grad();
   void ensure_acts(int N);
   void layer_views(LayerActs& a, float* base, int N) const;
   int64_t layer_act_floats(int N) const;
