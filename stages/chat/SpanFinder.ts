@@ -11,10 +11,8 @@
  * one), that conversation takes the prefix method.
  */
 import type { ChatTemplate, TemplateMessage } from "./ChatTemplate.ts"
-import { containsSentinel } from "./ChatTemplate.ts"
-import { ChatTemplateError } from "./ChatTemplateError.ts"
 import type { Conversation, RenderedConversation, Span, SpanOptions } from "./spans.ts"
-import { renderByPrefixes, renderWithSpans } from "./spans.ts"
+import { checkContents, renderByPrefixes, renderWithSpans } from "./spans.ts"
 
 const open = "\uE002"
 const close = "\uE003"
@@ -67,16 +65,9 @@ export class SpanFinder {
     if (!this.shapes.has(key)) this.shapes.set(key, this.buildShape(conversation))
     const shape = this.shapes.get(key)
     if (shape === undefined) return this.prefixMethod(conversation)
-    const { messages, source } = conversation
     const eot = this.options.endOfTurn
-    for (const [index, m] of messages.entries()) {
-      if (containsSentinel(m.content)) {
-        throw new ChatTemplateError({ source, message: `messages[${index}].content: contains U+E000–U+E003, reserved for template sentinels` })
-      }
-      if (m.role === "assistant" && m.content.includes(eot)) {
-        throw new ChatTemplateError({ source, message: `messages[${index}].content: contains the end-of-turn marker ${JSON.stringify(eot)}` })
-      }
-    }
+    checkContents(conversation, eot)
+    const { messages } = conversation
     let text: string
     try {
       text = this.template.render(messages, { addGenerationPrompt: false, tools: conversation.tools, variables: this.options.variables }).text
@@ -103,7 +94,7 @@ export class SpanFinder {
 
   private prefixMethod(conversation: Conversation): RenderedConversation {
     this.counts.prefix++
-    return renderWithSpans(this.template, conversation, this.options)
+    return renderByPrefixes(this.template, conversation, this.options)
   }
 
   /** The shape's pieces and span starts, or undefined when a start falls inside a content. */

@@ -100,12 +100,12 @@ const fromMarkers = (conversation: Conversation, text: string, marked: ReadonlyA
   return { text, spans: marked.map((m, k) => ({ start: m.start, end: m.end, turn: turns[k]! })) }
 }
 
-/** Renders one conversation (without generation prompt) and finds its trained spans. */
-export const renderWithSpans = (
-  template: ChatTemplate,
-  conversation: Conversation,
-  options: SpanOptions
-): RenderedConversation => {
+/**
+ * Rejects contents that would make the spans wrong: template sentinels anywhere, and the
+ * end-of-turn marker inside an assistant turn (its span would end there). `endOfTurn` is undefined
+ * for templates with generation markers, which mark the ends themselves.
+ */
+export const checkContents = (conversation: Conversation, endOfTurn: string | undefined): void => {
   for (const [index, m] of conversation.messages.entries()) {
     if (containsSentinel(m.content)) {
       throw new ChatTemplateError({
@@ -113,11 +113,26 @@ export const renderWithSpans = (
         message: `messages[${index}].content: contains U+E000–U+E003, reserved for template sentinels`
       })
     }
+    if (endOfTurn !== undefined && m.role === "assistant" && m.content.includes(endOfTurn)) {
+      throw new ChatTemplateError({
+        source: conversation.source,
+        message: `messages[${index}].content: contains the end-of-turn marker ${JSON.stringify(endOfTurn)}`
+      })
+    }
   }
+}
+
+/** Renders one conversation (without generation prompt) and finds its trained spans. */
+export const renderWithSpans = (
+  template: ChatTemplate,
+  conversation: Conversation,
+  options: SpanOptions
+): RenderedConversation => {
+  checkContents(conversation, template.hasGenerationMarkers ? undefined : options.endOfTurn)
   return renderByPrefixes(template, conversation, options)
 }
 
-/** {@link renderWithSpans} without the sentinel check, for SpanFinder's sentinel conversations. */
+/** {@link renderWithSpans} without {@link checkContents}, for SpanFinder's sentinel conversations. */
 export const renderByPrefixes = (
   template: ChatTemplate,
   conversation: Conversation,
@@ -132,12 +147,6 @@ export const renderByPrefixes = (
   const spans: Array<Span> = []
   let previousEnd = 0
   for (const turn of assistantTurns(messages)) {
-    if (messages[turn]!.content.includes(eot)) {
-      throw new ChatTemplateError({
-        source,
-        message: `messages[${turn}].content: contains the end-of-turn marker ${JSON.stringify(eot)}`
-      })
-    }
     const prompt = render(template, conversation, messages.slice(0, turn), true, options).text
     let start = prompt.length
     if (!text.startsWith(prompt)) {
