@@ -53,7 +53,8 @@ export const tokenizeAndMask = (
   options: MaskOptions
 ): Masked => {
   const selected = selectSpans(spans, options.mode)
-  const cuts = selected.flatMap((s) => [s.start, s.end])
+  // Cuts only make token ranges exact at span edges; mode "all" trains every token without them.
+  const cuts = options.mode === "all" ? [] : selected.flatMap((s) => [s.start, s.end])
   const encoded = encoder.encodeWithCuts(text, cuts)
   const body = encoded.ids
   const prefix = options.addSpecialTokens && !startsWithRun(body, additions.prefix) ? additions.prefix : []
