@@ -9,7 +9,7 @@ import { Effect, Exit, Schema } from "effect"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { ModelConfig, Weights } from "./index.ts"
-import { readModelDirectory } from "./safetensors.ts"
+import { isRecord, readModelDirectory } from "./safetensors.ts"
 import type { SafetensorsError } from "./safetensors.ts"
 
 /** A config.json the engine cannot run, or weights that do not fit it; `message` names the file. */
@@ -70,8 +70,7 @@ const ArchitectureJson = Schema.Struct({
 
 /** The fields of config.json the engine reads; other keys are ignored as transformers ignores them at run time. */
 const HfConfigJson = Schema.Struct({
-  architectures: Schema.optionalKey(Schema.Array(Schema.String)),
-  model_type: Schema.optionalKey(Schema.String),
+  ...ArchitectureJson.fields,
   vocab_size: PositiveInt,
   hidden_size: PositiveInt,
   intermediate_size: PositiveInt,
@@ -154,13 +153,10 @@ export const computeInvFreq = (rope: Rope, headDim: number): Float32Array => {
   return out
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-
 /** Decodes a parsed config.json; `file` is only used in messages. */
 export const parseHfConfig = (json: unknown, file: string): Effect.Effect<HfModelConfig, HfConfigError> =>
   Effect.gen(function*() {
-    const fail = (reason: string) => Effect.fail(new HfConfigError({ file, message: `${file}: ${reason}` }))
+    const fail = failIn(file)
     if (!isRecord(json)) return yield* fail("config.json must be a JSON object")
     // The architecture first: an unsupported model should be told so, not that it lacks Llama's fields.
     const architecture = yield* resolveArchitecture(yield* decodeWith(ArchitectureJson, json, fail), fail)
@@ -211,6 +207,9 @@ export const parseHfConfig = (json: unknown, file: string): Effect.Effect<HfMode
   })
 
 type Fail = (reason: string) => Effect.Effect<never, HfConfigError>
+
+/** Fails with an HfConfigError about `file` (a config.json or a model directory) whose message starts with it. */
+export const failIn = (file: string): Fail => (reason) => Effect.fail(new HfConfigError({ file, message: `${file}: ${reason}` }))
 
 // Decodes with every field error reported, each as "what was expected at [path]".
 const decodeWith = <S extends Schema.Decoder<unknown>>(schema: S, json: unknown, fail: Fail): Effect.Effect<S["Type"], HfConfigError> => {
@@ -358,7 +357,7 @@ export const loadHfModel = (
     const model = yield* readHfConfig(dir)
     const tensors = yield* readModelDirectory(dir)
     const expected = parameterShapes(model.config)
-    const fail = (reason: string) => Effect.fail(new HfConfigError({ file: dir, message: `${dir}: ${reason}` }))
+    const fail = failIn(dir)
     const weights: Weights = {}
     for (const [name, tensor] of Object.entries(tensors)) {
       if (recomputedBuffer(name) || (name === "lm_head.weight" && model.config.tieWordEmbeddings)) continue

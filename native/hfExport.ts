@@ -6,10 +6,10 @@
 import { Effect } from "effect"
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { HfConfigError, parameterShapes } from "./hfConfig.ts"
+import { failIn, HfConfigError, parameterShapes } from "./hfConfig.ts"
 import type { HfModelConfig } from "./hfConfig.ts"
 import type { Weights } from "./index.ts"
-import { writeSafetensors } from "./safetensors.ts"
+import { numel, writeSafetensors } from "./safetensors.ts"
 import type { SafetensorsError, Tensor } from "./safetensors.ts"
 
 /**
@@ -31,12 +31,12 @@ export const exportHfModel = (
   weights: Weights
 ): Effect.Effect<void, HfConfigError | SafetensorsError> =>
   Effect.gen(function*() {
-    const fail = (reason: string) => Effect.fail(new HfConfigError({ file: dir, message: `${dir}: ${reason}` }))
+    const fail = failIn(dir)
     const tensors: Record<string, Tensor> = {}
     for (const [name, shape] of Object.entries(parameterShapes(model.config))) {
       const data = weights[name]
       if (data === undefined) return yield* fail(`cannot export: weight ${name} is missing`)
-      const elements = shape.reduce((a, b) => a * b, 1)
+      const elements = numel(shape)
       if (data.length !== elements) {
         return yield* fail(`cannot export: weight ${name} has ${data.length} values, [${shape.join(", ")}] needs ${elements}`)
       }

@@ -199,7 +199,7 @@ export class NativeModel {
   // Runs calls one after another whatever the caller awaits.
   private enqueue<A>(f: () => Promise<A>): Promise<A> {
     const run = () => f().catch((error: unknown) => Promise.reject(wrap(error)))
-    const result = this.queue.then(run, run)
+    const result = this.queue.then(run)
     this.queue = result.catch(() => undefined)
     return result
   }

@@ -7,6 +7,7 @@
  */
 import type { ModelConfig, Weights } from "./index.ts"
 import { parameterShapes } from "./hfConfig.ts"
+import { numel } from "./safetensors.ts"
 
 export interface InitOptions {
   readonly seed: number
@@ -60,7 +61,7 @@ const fillNormal = (out: Float32Array, std: number, next: () => number): void =>
 export const initWeights = (config: ModelConfig, options: InitOptions): Weights => {
   const weights: Weights = {}
   for (const [name, shape] of Object.entries(parameterShapes(config))) {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1))
+    const data = new Float32Array(numel(shape))
     if (name.endsWith("norm.weight")) data.fill(1)
     else if (!name.endsWith(".bias")) fillNormal(data, options.initializerRange, uniforms(streamSeed(options.seed, name)))
     weights[name] = data

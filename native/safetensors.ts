@@ -72,8 +72,12 @@ export interface Tensor {
   readonly data: Float32Array
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
+/** A JSON object (not null, not an array). */
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** Number of elements of a shape (1 for a scalar). */
+export const numel = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a * b, 1)
 
 /**
  * Names of the top-level keys of a JSON object text, in order, duplicates kept.
@@ -174,7 +178,7 @@ const parseHeader = (file: string, text: string, dataStart: number, fileSize: nu
     if (end > bufferSize) {
       throw refuse(file, `data_offsets [${begin}, ${end}] run past the end of the data (${bufferSize} bytes)`, name)
     }
-    const elements = shape.reduce((a, b) => a * b, 1)
+    const elements = numel(shape)
     const expected = elements * dtypeBytes[dtype as Dtype]
     if (end - begin !== expected) {
       throw refuse(
@@ -271,10 +275,10 @@ const halfToFloat = (): Float32Array => {
 }
 
 const readTensorData = async (handle: FileHandle, info: TensorInfo, file: string): Promise<Float32Array> => {
-  const elements = info.shape.reduce((a, b) => a * b, 1)
+  const elements = numel(info.shape)
   const out = new Float32Array(elements)
   if (info.dtype === "F32") {
-    // The format is little-endian, as is every platform Node supports for this addon (x64, arm64).
+    // The format is little-endian, as is x64, the only platform the addon builds for (AVX2 kernels).
     for (let done = 0; done < out.byteLength; done += chunkBytes) {
       const view = new Uint8Array(out.buffer, done, Math.min(chunkBytes, out.byteLength - done))
       await readExactly(handle, view, info.begin + done, file)
@@ -295,15 +299,18 @@ const readTensorData = async (handle: FileHandle, info: TensorInfo, file: string
   return out
 }
 
-/** Reads every tensor of one file (or only `names`), converted to fp32. */
-export const readSafetensors = (
+// Reads the tensors `names` (default: all) of one file after `check` accepts its header (it throws a
+// SafetensorsError to refuse), so a caller that validates the header reads it only once.
+const readTensors = (
   file: string,
-  names?: ReadonlyArray<string>
+  names: ReadonlyArray<string> | undefined,
+  check: (header: SafetensorsHeader) => void
 ): Effect.Effect<Record<string, Tensor>, SafetensorsError> =>
   attempt(file, async () => {
     const handle = await open(file, "r")
     try {
       const header = await readHeaderFrom(handle, file)
+      check(header)
       const byName = new Map(header.tensors.map((t) => [t.name, t]))
       const wanted = names ?? header.tensors.map((t) => t.name)
       const tensors: Record<string, Tensor> = {}
@@ -317,6 +324,12 @@ export const readSafetensors = (
       await handle.close()
     }
   })
+
+/** Reads every tensor of one file (or only `names`), converted to fp32. */
+export const readSafetensors = (
+  file: string,
+  names?: ReadonlyArray<string>
+): Effect.Effect<Record<string, Tensor>, SafetensorsError> => readTensors(file, names, () => {})
 
 const ShardIndex = Schema.Struct({
   weight_map: Schema.Record(Schema.String, Schema.String)
@@ -351,12 +364,11 @@ export const readModelDirectory = (dir: string): Effect.Effect<Record<string, Te
       const tensors: Record<string, Tensor> = {}
       for (const [shard, names] of byShard) {
         const path = join(dir, shard)
-        const header = yield* readHeader(path)
-        const unlisted = header.tensors.filter((t) => index.weight_map[t.name] !== shard)
-        if (unlisted.length > 0) {
-          return yield* refuse(path, `is not mapped to this shard by ${basename(indexFile)}`, unlisted[0]!.name)
-        }
-        Object.assign(tensors, yield* readSafetensors(path, names))
+        const shardTensors = yield* readTensors(path, names, (header) => {
+          const unlisted = header.tensors.find((t) => index.weight_map[t.name] !== shard)
+          if (unlisted !== undefined) throw refuse(path, `is not mapped to this shard by ${basename(indexFile)}`, unlisted.name)
+        })
+        Object.assign(tensors, shardTensors)
       }
       return tensors
     }
@@ -395,7 +407,7 @@ export const writeSafetensors = (
     let offset = 0
     for (const name of names) {
       const { shape, data } = tensors[name]!
-      const elements = shape.reduce((a, b) => a * b, 1)
+      const elements = numel(shape)
       if (elements !== data.length) {
         throw refuse(file, `shape ${JSON.stringify(shape)} needs ${elements} values, got ${data.length}`, name)
       }

@@ -288,7 +288,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     const size_t N = b.ids.size();
     if ((with_labels && b.labels.size() != N) || b.pos.size() != N)
       return "inputIds, labels and positionIds must have the same length";
-    if (b.cu.size() < 2) return "cuSeqlens must have at least 2 entries";
     if (N > static_cast<size_t>(INT32_MAX)) return "batch too large";
     return model_->validate_batch(b.ids.data(), with_labels ? b.labels.data() : nullptr, b.pos.data(), b.cu.data(),
                                   static_cast<int>(b.cu.size()) - 1, static_cast<int>(N));

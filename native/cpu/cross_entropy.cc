@@ -53,12 +53,13 @@ double run(float* dinp, float* dweight, const float* inp, const float* weight, c
   // non-finite loss.
   for (int t = 0; t < N; t++)
     if (target[t] != kIgnoreIndex && (target[t] < 0 || target[t] >= V)) return NAN;
+  const bool backward = dweight != nullptr;
   std::vector<int> rows = trained_rows(target, N);
-  if (dinp != nullptr) std::memset(dinp, 0, sizeof(float) * N * C);
+  if (backward) std::memset(dinp, 0, sizeof(float) * N * C);
   int M = static_cast<int>(rows.size());
   const int chunk = chunk_rows(V);
   std::vector<float> x(static_cast<size_t>(chunk) * C), logits(static_cast<size_t>(chunk) * V),
-      dx(static_cast<size_t>(chunk) * C);
+      dx(backward ? static_cast<size_t>(chunk) * C : 0);
   std::vector<int32_t> tgt(chunk);
   double total = 0.0;
   for (int r0 = 0; r0 < M; r0 += chunk) {
@@ -69,7 +70,6 @@ double run(float* dinp, float* dweight, const float* inp, const float* weight, c
     }
     // logits(m,V) = x(m,C) @ weight^T
     sgemm(m, V, C, x.data(), C, 1, weight, 1, C, logits.data(), V, false);
-    bool backward = dweight != nullptr;
     total += softmax_loss(logits.data(), tgt.data(), m, V, backward);
     if (!backward) continue;
     // dlogits = grad_scale * (softmax - onehot)

@@ -129,7 +129,7 @@ std::vector<int32_t> Model::generate(const std::vector<int32_t>& prompt, int max
   struct {
     float *ln, *rstd, *qraw, *kraw, *q, *k, *att, *scores, *mid, *gate, *up, *h;
   } b;
-  FloatBuffer buf = alloc_floats(4 * C + 2 * H + 3 * QD + 2 * KD + T + 3 * F + V);
+  FloatBuffer buf = alloc_floats(3 * C + H + 3 * QD + 2 * KD + T + 3 * F + V);
   float* base = buf.get();
   auto take = [&](int64_t n) {
     float* p = base;
@@ -138,7 +138,7 @@ std::vector<int32_t> Model::generate(const std::vector<int32_t>& prompt, int max
   };
   float* x = take(C);       // (C) the residual stream of the current token
   b.ln = take(C);           // (C)
-  b.rstd = take(2 * H);     // (max(H, 1)) rstd of the norms
+  b.rstd = take(H);         // (H) rstd of one norm: 1 row (ln), H (q_norm) or KVH <= H (k_norm)
   b.qraw = take(QD);        // (H,D)
   b.kraw = take(KD);        // (KVH,D)
   b.q = take(QD);           // (H,D)

@@ -1,6 +1,6 @@
 // A Llama-family causal LM (Llama, Mistral, Qwen2 with QKV bias, Qwen3 with per-head q/k RMSNorm),
 // composed from the ops in this folder, in the layout of llm.c's train_gpt2.c: one allocation for
-// the parameters, one for their gradients, one for the Adam moments and one for the activations.
+// the parameters, one for their gradients, one for each Adam moment and one for the activations.
 //
 // Shape key:
 //   N   tokens in the flattened batch (all rows of a micro-batch concatenated)
@@ -51,10 +51,10 @@ struct TensorSlot {
 // Pointers into one parameter-shaped buffer. The same struct views parameters, gradients and moments.
 struct LayerParams {
   float* ln1w;   // (C)      input_layernorm
-  float* qw;     // (QD, C)  q_proj; kw and vw follow it contiguously
+  float* qw;     // (QD, C)  q_proj
   float* kw;     // (KD, C)
   float* vw;     // (KD, C)
-  float* qb;     // (QD)     null unless qkv_bias; kb and vb follow it contiguously
+  float* qb;     // (QD)     null unless qkv_bias
   float* kb;     // (KD)
   float* vb;     // (KD)
   float* qnw;    // (D)      null unless qk_norm
