@@ -11,15 +11,16 @@
  * encode_batch. The best repetition of each is compared, since other processes on the machine only
  * ever slow a measurement down; the first (cold) passes are printed too.
  */
-import { spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { homedir, tmpdir } from "node:os"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { Worker } from "node:worker_threads"
 import { Effect } from "effect"
 import { packDocuments } from "../stages/pack.ts"
+import { fixtures } from "../test/support/fixtures.ts"
+import { requireOraclePython, runOracle } from "../test/support/oracle.ts"
 import type { WorkRequest, WorkResult } from "./tokenize_worker.ts"
 
 const { values } = parseArgs({
@@ -34,11 +35,10 @@ const workers = Number(values.workers)
 const repeat = Number(values.repeat)
 const maxSeqLength = Number(values["max-seq-length"])
 
-const fixtures = `${process.env.SFT_FIXTURES ?? fileURLToPath(new URL("../../shared/fixtures", import.meta.url))}/`
-const tokenizerDir = `${fixtures}tokenizers/qwen3`
-const dataset = `${fixtures}datasets/gsm8k/train.jsonl`
-const python = join(process.env.SFT_ORACLE ?? join(homedir(), ".cache", "sft-oracle"), "bin", "python")
-if (!existsSync(python)) throw new Error(`oracle not found at ${python} (run scripts/oracle.sh or set SFT_ORACLE)`)
+const tokenizerDir = join(fixtures, "tokenizers", "qwen3")
+const dataset = join(fixtures, "datasets", "gsm8k", "train.jsonl")
+// The reference runs last: fail before the long measurement if it cannot.
+requireOraclePython()
 
 // The load stage's prompt/completion mapping for GSM8K: user = question, assistant = answer.
 const lines = readFileSync(dataset, "utf8").split("\n").filter((line) => line.trim() !== "")
@@ -101,13 +101,17 @@ const texts = ours[0]!.texts
 const dir = mkdtempSync(join(tmpdir(), "bench-tokenize-"))
 const textsPath = join(dir, "texts.json")
 writeFileSync(textsPath, JSON.stringify(texts))
-const ref = spawnSync(python, [fileURLToPath(new URL("./tokenize_ref.py", import.meta.url)), `${tokenizerDir}/tokenizer.json`, textsPath, String(repeat)], {
-  encoding: "utf8",
-  maxBuffer: 1 << 26
-})
-rmSync(dir, { recursive: true, force: true })
-if (ref.status !== 0) throw new Error(`tokenize_ref.py failed: ${ref.stderr}`)
-const reference = JSON.parse(ref.stdout) as { tokens: number; first: number; best: number }
+const reference = (() => {
+  try {
+    return JSON.parse(runOracle(fileURLToPath(new URL("./tokenize_ref.py", import.meta.url)), [join(tokenizerDir, "tokenizer.json"), textsPath, String(repeat)])) as {
+      tokens: number
+      first: number
+      best: number
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})()
 
 // The post-processor adds nothing for Qwen3, so both sides must count the same tokens.
 if (reference.tokens !== ours[0]!.tokens) throw new Error(`token counts differ: ours ${ours[0]!.tokens}, ref ${reference.tokens}`)

@@ -18,9 +18,6 @@
  */
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
-import { existsSync } from "node:fs"
-import { homedir } from "node:os"
-import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { createInterface } from "node:readline"
 import { parseArgs } from "node:util"
@@ -28,6 +25,7 @@ import { parseHfConfig, parameterShapes } from "../native/hfConfig.ts"
 import { NativeModel } from "../native/index.ts"
 import type { AdamWOptions, Batch } from "../native/index.ts"
 import { initWeights } from "../native/init.ts"
+import { oracleEnv, requireOraclePython } from "../test/support/oracle.ts"
 
 const { values: args } = parseArgs({
   options: { steps: { type: "string", default: "5" }, warmup: { type: "string", default: "2" } }
@@ -87,11 +85,9 @@ console.log(
 )
 
 // PyTorch runs in its own process, driven step by step so its steps interleave with ours.
-const oracle = join(process.env.SFT_ORACLE ?? join(homedir(), ".cache", "sft-oracle"), "bin", "python")
-if (!existsSync(oracle)) throw new Error(`oracle not found at ${oracle} (run scripts/oracle.sh or set SFT_ORACLE)`)
-const python = spawn(oracle, [fileURLToPath(new URL("./train_cpu_ref.py", import.meta.url))], {
+const python = spawn(requireOraclePython(), [fileURLToPath(new URL("./train_cpu_ref.py", import.meta.url))], {
   stdio: ["pipe", "pipe", "inherit"],
-  env: { ...process.env, OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" }
+  env: { ...oracleEnv(), OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" }
 })
 const replies = createInterface({ input: python.stdout })[Symbol.asyncIterator]()
 const ask = async (line: string): Promise<Record<string, number>> => {

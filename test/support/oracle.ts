@@ -37,6 +37,12 @@ export const describeOracle = (name: string, body: () => void): void => {
   }
 }
 
+/** The oracle's Python; fails naming where it was looked for when it is not installed. */
+export const requireOraclePython = (): string => {
+  if (oraclePython === undefined) throw new Error(missingReason)
+  return oraclePython
+}
+
 /**
  * The oracle's environment: one torch thread unless told otherwise, and no LD_PRELOAD (a
  * sanitizer preloaded to test our addon must not be loaded into PyTorch).
@@ -52,8 +58,7 @@ export const oracleEnv = (): NodeJS.ProcessEnv => {
  * Fails loudly with the script's stderr on a non-zero exit.
  */
 export const runOracle = (script: string, args: ReadonlyArray<string> = [], input?: string): string => {
-  if (oraclePython === undefined) throw new Error(missingReason)
-  const result = spawnSync(oraclePython, [script, ...args], {
+  const result = spawnSync(requireOraclePython(), [script, ...args], {
     input,
     encoding: "utf8",
     maxBuffer: 1 << 30,
