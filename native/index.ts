@@ -132,9 +132,6 @@ interface Addon {
 // SFT_NATIVE_ADDON loads another build of the same sources (e.g. one with AddressSanitizer).
 const addon = createRequire(import.meta.url)(process.env.SFT_NATIVE_ADDON ?? "./build/Release/sft_native.node") as Addon
 
-// Some checkpoints carry buffers that are recomputed from the config.
-const ignoredTensor = (name: string): boolean => name.endsWith("rotary_emb.inv_freq")
-
 const wrap = (error: unknown): NativeModelError =>
   new NativeModelError(error instanceof Error ? error.message : String(error))
 
@@ -154,7 +151,10 @@ export class NativeModel {
     readonly config: ModelConfig
   ) {}
 
-  /** A model with the given weights; every parameter must be present with its exact size. */
+  /**
+   * A model with the given weights: exactly its parameters, each with its exact size (loadHfModel
+   * gives them so, having dropped what a checkpoint may carry besides).
+   */
   static create(config: ModelConfig, weights: Weights, options?: ModelOptions): NativeModel {
     const model = NativeModel.empty(config, options)
     model.load("param", weights, "weights")
@@ -180,8 +180,7 @@ export class NativeModel {
   private load(kind: TensorKind, tensors: Weights, what: string): void {
     const slots = this.handle.slots()
     const known = new Set(slots.map((s) => s.name))
-    const lmHeadTied = (name: string) => name === "lm_head.weight" && this.config.tieWordEmbeddings
-    const unknown = Object.keys(tensors).filter((n) => !known.has(n) && !ignoredTensor(n) && !lmHeadTied(n))
+    const unknown = Object.keys(tensors).filter((n) => !known.has(n))
     if (unknown.length > 0) throw new NativeModelError(`${what}: unexpected tensors ${unknown.join(", ")}`)
     for (const slot of slots) {
       const data = tensors[slot.name]

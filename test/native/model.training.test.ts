@@ -112,6 +112,10 @@ describe("native model training", () => {
     const crossing = { ...batch, cuSeqlens: Int32Array.from([0, batch.inputIds.length + 1]) }
     await expect(model.accumulate(crossing)).rejects.toThrow(/cuSeqlens must end at the number of tokens/)
     expect(() => NativeModel.create(config, { ...weights, extra: new Float32Array(1) })).toThrow(/unexpected tensors extra/)
+    // the fixture is tied: a separate lm_head is not a parameter (loadHfModel drops a stored one)
+    expect(config.tieWordEmbeddings).toBe(true)
+    expect(() => NativeModel.create(config, { ...weights, "lm_head.weight": weights["model.embed_tokens.weight"]! }))
+      .toThrow(/unexpected tensors lm_head.weight/)
     const { ["model.norm.weight"]: _, ...missing } = weights
     expect(() => NativeModel.create(config, missing)).toThrow(/missing tensor model.norm.weight \[64\]/)
   })

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Batch, ModelConfig, Weights } from "../../native/index.ts"
-import { readModelDirectory } from "../../native/safetensors.ts"
+import { loadHfModel } from "../../native/hfConfig.ts"
 
 export const fixtureModels = join(fixtures, "models")
 
@@ -51,10 +51,8 @@ export const loadConfig = (dir: string, invFreq?: Float32Array, attentionScaling
   }
 }
 
-export const loadWeights = async (dir: string): Promise<Weights> => {
-  const tensors = await Effect.runPromise(readModelDirectory(dir))
-  return Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, t.data]))
-}
+/** The parameters of a model directory, as loadHfModel checks them against its config. */
+export const loadWeights = async (dir: string): Promise<Weights> => (await Effect.runPromise(loadHfModel(dir))).weights
 
 export interface Doc {
   readonly ids: ReadonlyArray<number>
