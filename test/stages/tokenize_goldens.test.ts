@@ -3,29 +3,26 @@
  * plus special-token strings) for Qwen3, Phi-3-mini and GPT-2, without and with special tokens.
  * Both the library (`@huggingface/tokenizers`) and our positioned encoder are checked.
  */
-import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { specialTokenAdditions } from "../../stages/chat/specialTokens.ts"
 import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
-import { fixtures as fixturesRoot } from "../support/fixtures.ts"
+import { fixtures as fixturesRoot, readJson } from "../support/fixtures.ts"
 
-const readJson = (path: string): any => JSON.parse(readFileSync(`${fixturesRoot}/${path}`, "utf8"))
-
-const goldens = readJson("goldens/tokenizer_goldens.json") as {
+const goldens = readJson(`${fixturesRoot}/goldens/tokenizer_goldens.json`) as {
   inputs: ReadonlyArray<string>
   outputs: Record<string, { ids: Array<Array<number>>; ids_with_special: Array<Array<number>> }>
 }
 
 const configFor = (name: string): object => {
   try {
-    return readJson(`tokenizers/${name}/tokenizer_config.json`)
+    return readJson(`${fixturesRoot}/tokenizers/${name}/tokenizer_config.json`)
   } catch {
     return {}
   }
 }
 
 describe.each(["qwen3", "phi-3-mini", "gpt2"])("%s ids equal HF tokenizers", (name) => {
-  const encoder = new TokenEncoder(readJson(`tokenizers/${name}/tokenizer.json`), configFor(name))
+  const encoder = new TokenEncoder(readJson(`${fixturesRoot}/tokenizers/${name}/tokenizer.json`), configFor(name))
   const additions = specialTokenAdditions(encoder.tokenizer)
   const expected = goldens.outputs[name]!
   it("covers all 49 inputs", () => expect(expected.ids.length).toBe(goldens.inputs.length))
