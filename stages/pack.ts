@@ -15,12 +15,10 @@ import { defineStage, StageFailure, Table, tableFrom, withDefault } from "../src
 import { int32ListFromOffsets } from "./schemas/int32Lists.ts"
 import { packedSchema } from "./schemas/packed.ts"
 import type { PackedTable } from "./schemas/packed.ts"
-import { tokenizedSchema } from "./schemas/tokenized.ts"
+import { countTrained, ignoreIndex, tokenizedSchema } from "./schemas/tokenized.ts"
 import type { TokenizedColumns } from "./schemas/tokenized.ts"
 
 export { packedSchema } from "./schemas/packed.ts"
-
-const IGNORE_INDEX = -100
 
 /** One tokenized example. */
 export interface Document {
@@ -141,7 +139,7 @@ export const assembleRows = (documents: ReadonlyArray<Document>, bins: ReadonlyA
       const length = doc.inputIds.length
       inputIds.set(doc.inputIds, at)
       labels.set(doc.labels, at)
-      labels[at] = IGNORE_INDEX
+      labels[at] = ignoreIndex
       positionIds.set(ramp.subarray(0, length), at)
       seqLengths[docAt++] = length
       at += length
@@ -150,12 +148,6 @@ export const assembleRows = (documents: ReadonlyArray<Document>, bins: ReadonlyA
     seqLengthOffsets[row + 1] = docAt
   }
   return { offsets, inputIds, labels, positionIds, seqLengthOffsets, seqLengths }
-}
-
-const countTrained = (labels: Int32Array): number => {
-  let trained = 0
-  for (let i = 0; i < labels.length; i++) if (labels[i] !== IGNORE_INDEX) trained++
-  return trained
 }
 
 const listVector = (offsets: Int32Array, values: Int32Array) => arrow.makeVector(int32ListFromOffsets(offsets, values))

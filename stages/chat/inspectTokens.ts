@@ -4,7 +4,7 @@
  * training. Without colour the same information is carried by plain markers.
  */
 import type { Tokenizer } from "@huggingface/tokenizers"
-import { ignoreIndex } from "./mask.ts"
+import { countTrained, ignoreIndex } from "../schemas/tokenized.ts"
 
 /** One tokenized row. */
 export interface TokenRow {
@@ -52,7 +52,7 @@ export const inspectTokens = (
   let index = 0
   for (const row of rows) {
     if (index >= options.rows) break
-    const trained = row.labels.reduce((n, label) => n + (label === ignoreIndex ? 0 : 1), 0)
+    const trained = countTrained(row.labels)
     out.push("", `── row ${index} (${row.source}): ${row.inputIds.length} tokens, ${trained} trained ──`)
     const kindOf = (t: number): Kind => {
       const isTrained = row.labels[t] !== ignoreIndex

@@ -3,6 +3,7 @@
  * where they equal the ids (unshifted, the HF convention). A token is trained when it overlaps a
  * trained span, so an end-of-turn token right after the content is trained with it.
  */
+import { countTrained, ignoreIndex } from "../schemas/tokenized.ts"
 import type { SpecialTokenAdditions } from "./specialTokens.ts"
 import type { Span } from "./spans.ts"
 import type { TokenEncoder } from "./TokenEncoder.ts"
@@ -28,8 +29,8 @@ export type Masked =
   | { readonly kind: "too_long"; readonly length: number }
   | { readonly kind: "no_trained_tokens"; readonly truncated: boolean }
 
-/** -100: the label cross-entropy ignores. */
-export const ignoreIndex = -100
+/** The label of untrained tokens, beside the function that writes it. */
+export { ignoreIndex } from "../schemas/tokenized.ts"
 
 const startsWithRun = (ids: ReadonlyArray<number>, run: ReadonlyArray<number>): boolean =>
   run.length <= ids.length && run.every((id, k) => ids[k] === id)
@@ -84,8 +85,7 @@ export const tokenizeAndMask = (
     ids = inputIds.slice(from, from + max)
     labelled = labels.slice(from, from + max)
   }
-  let trained = 0
-  for (const label of labelled) if (label !== ignoreIndex) trained++
+  const trained = countTrained(labelled)
   if (trained === 0) return { kind: "no_trained_tokens", truncated }
   return { kind: "example", inputIds: ids, labels: labelled, trained, truncated }
 }
