@@ -1,5 +1,4 @@
 import { fixtures as shared } from "../support/fixtures.ts"
-import * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -9,6 +8,7 @@ import type { DatasetFile, Loaded } from "../../stages/load.ts"
 import { conversationSchema, gsm8k, load, loadDatasets, LoadConfig } from "../../stages/load.ts"
 import { toConversationTable } from "../../stages/formats/conversationTable.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
+import { fieldShapes, ipcRoundTrip } from "../support/arrow.ts"
 
 const datasets = `${shared}/datasets`
 const fixtures = join(import.meta.dirname, "fixtures")
@@ -253,14 +253,8 @@ describe("load: formats", () => {
 
   it("builds a table whose schema survives Arrow IPC exactly as declared", async () => {
     const loaded = await run({ train: file(join(fixtures, "messages.jsonl")) })
-    const table = arrow.tableFromIPC(arrow.tableToIPC(toConversationTable(loaded.train), "file"))
-    const shape = (field: arrow.Field): unknown => ({
-      name: field.name,
-      type: String(field.type),
-      nullable: field.nullable,
-      children: (field.type.children ?? []).map(shape)
-    })
-    expect(table.schema.fields.map(shape)).toEqual(conversationSchema.fields.map(shape))
+    const table = ipcRoundTrip(toConversationTable(loaded.train))
+    expect(fieldShapes(table.schema)).toEqual(fieldShapes(conversationSchema))
     expect(JSON.parse(JSON.stringify(table.toArray()))).toEqual(
       loaded.train.map((row) => ({ ...row.conversation, source: row.source }))
     )

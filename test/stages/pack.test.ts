@@ -1,8 +1,8 @@
-import * as arrow from "apache-arrow"
 import { Effect, Random, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import type { Document, PackedColumns } from "../../stages/pack.ts"
 import { pack, PackConfig, packDocuments, packedSchema, planBins, toPackedTable } from "../../stages/pack.ts"
+import { fieldShapes, ipcRoundTrip } from "../support/arrow.ts"
 
 const IGNORE = -100
 
@@ -170,14 +170,8 @@ describe("pack: table", () => {
   it("survives Arrow IPC with the declared schema and the packed values", () => {
     const documents = randomDocuments(9, 30, 40)
     const result = packed(documents, { maxSeqLength: 64, dataSeed: 3 })
-    const table = arrow.tableFromIPC(arrow.tableToIPC(toPackedTable(result.columns), "file"))
-    const shape = (field: arrow.Field): unknown => ({
-      name: field.name,
-      type: String(field.type),
-      nullable: field.nullable,
-      children: (field.type.children ?? []).map(shape)
-    })
-    expect(table.schema.fields.map(shape)).toEqual(packedSchema.fields.map(shape))
+    const table = ipcRoundTrip(toPackedTable(result.columns))
+    expect(fieldShapes(table.schema)).toEqual(fieldShapes(packedSchema))
     const rows = rowsOf(result.columns)
     expect(table.numRows).toBe(rows.length)
     rows.forEach((row, r) => {
