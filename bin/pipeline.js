@@ -3,7 +3,7 @@
 // The CLI runs as one bundle of src/ (see src/cli/Bundle.js): Node 20 neither runs TypeScript nor
 // loads hundreds of small modules quickly. The bundle is rebuilt whenever a source file changes.
 import { fileURLToPath } from "node:url"
-import { bundle, runBundle } from "../src/cli/Bundle.js"
+import { buildMessage, bundle, runBundle } from "../src/cli/Bundle.js"
 
 const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 let cli
@@ -11,7 +11,7 @@ try {
   cli = await bundle(main)
 } catch (error) {
   // An engine source that does not compile, or a cache directory that cannot be written.
-  const first = /** @type {{ errors?: Array<import("esbuild").Message> }} */ (error).errors?.[0]
+  const first = buildMessage(error)
   const at = first?.location
   const where = at ? `${at.file}:${at.line}:${at.column + 1}: ` : ""
   process.stderr.write(`error: ${where}${first?.text ?? (error instanceof Error ? error.message : String(error))}\n`)

@@ -34,6 +34,9 @@ export interface OptionalSpec<S extends ArtifactSpec = ArtifactSpec> {
 /** What a stage may declare as an input. */
 export type InputSpec = ArtifactSpec | OptionalSpec
 
+/** The artifact an input carries: an optional input's inner spec. */
+export const specOf = (spec: InputSpec): ArtifactSpec => (spec.kind === "optional" ? spec.inner : spec)
+
 /** Declares a table artifact; the engine checks produced tables against `schema` (names, types, nullability). */
 export const Table = <T extends arrow.TypeMap>(schema: arrow.Schema<T>): TableSpec<T> => ({ kind: "table", schema })
 

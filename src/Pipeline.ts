@@ -4,8 +4,9 @@
  * input does not compile.
  */
 import { isAbsolute, resolve } from "node:path"
-import type { ArtifactSpec, BlobSpec, FilesSpec, InputSpec, OptionalSpec } from "./Artifact.ts"
-import { isValidName } from "./Stage.ts"
+import { specOf } from "./Artifact.ts"
+import type { ArtifactSpec, BlobSpec, FilesSpec, OptionalSpec } from "./Artifact.ts"
+import { namePattern } from "./Stage.ts"
 import type { AnyStage, ConfigSchema, InputSpecs, OutputSpecs, Stage } from "./Stage.ts"
 
 declare const variance: unique symbol
@@ -65,7 +66,7 @@ export const definePipeline = (
   options: { readonly name: string; readonly seed?: number },
   build: (p: PipelineBuilder) => void
 ): Pipeline => {
-  if (!isValidName(options.name)) throw new Error(`pipeline name "${options.name}" must be a simple name`)
+  if (!namePattern.test(options.name)) throw new Error(`pipeline name "${options.name}" must be a simple name`)
   return { _tag: "Pipeline", name: options.name, seed: options.seed ?? 0, build }
 }
 
@@ -87,6 +88,9 @@ export type PipelineNode =
     readonly config: unknown
   }
 
+/** A stage instance of the built DAG. */
+export type StageNode = Extract<PipelineNode, { kind: "stage" }>
+
 /** The built DAG: nodes in insertion order, which is a topological order (handles only point back). */
 export interface PipelineGraph {
   readonly name: string
@@ -98,8 +102,6 @@ export interface PipelineGraph {
 export class PipelineShapeError extends Error {
   override readonly name = "PipelineShapeError"
 }
-
-const specOf = (spec: InputSpec): ArtifactSpec => spec.kind === "optional" ? spec.inner : spec
 
 /** Runs a pipeline's body against a recording builder. `baseDir` resolves `p.file`/`p.dir` paths. */
 export const buildGraph = (pipeline: Pipeline, baseDir: string): PipelineGraph => {
@@ -124,7 +126,7 @@ export const buildGraph = (pipeline: Pipeline, baseDir: string): PipelineGraph =
     dir: (relPath) => ({ node: external("dir", relPath), output: "dir", spec: { kind: "files" } }),
     add: (stage, options) => {
       const id = options.name ?? stage.name
-      if (!isValidName(id)) throw new PipelineShapeError(`instance name "${id}" must match /^[A-Za-z][A-Za-z0-9_-]*$/`)
+      if (!namePattern.test(id)) throw new PipelineShapeError(`instance name "${id}" must match ${namePattern}`)
       if (byId.has(id)) throw new PipelineShapeError(`two stage instances are named "${id}": pass a distinct name to p.add`)
       const inputs: Record<string, Handle<ArtifactSpec> | undefined> = {}
       const wired = options.inputs as Readonly<Record<string, Handle<ArtifactSpec> | undefined>>
@@ -158,3 +160,7 @@ export const buildGraph = (pipeline: Pipeline, baseDir: string): PipelineGraph =
   pipeline.build(builder)
   return { name: pipeline.name, seed: pipeline.seed, nodes }
 }
+
+/** The stage instances of a graph, in its (topological) order. */
+export const stageNodes = (graph: PipelineGraph): Array<StageNode> =>
+  graph.nodes.filter((node): node is StageNode => node.kind === "stage")

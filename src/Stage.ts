@@ -92,7 +92,8 @@ export interface Stage<C extends ConfigSchema = ConfigSchema, I extends InputSpe
 // Function-typed fields are contravariant in C/I/O, so the generic form is spelled with `any`.
 export type AnyStage = Stage<any, any, any>
 
-const namePattern = /^[A-Za-z][A-Za-z0-9_-]*$/
+/** The pattern every stage, instance and output name matches (so none can escape the store). */
+export const namePattern = /^[A-Za-z][A-Za-z0-9_-]*$/
 
 /** Defines a stage. Throws on an invalid name (a programming error in the stage file). */
 export const defineStage = <const C extends ConfigSchema, const I extends InputSpecs, const O extends OutputSpecs>(
@@ -106,6 +107,3 @@ export const defineStage = <const C extends ConfigSchema, const I extends InputS
   }
   return { ...definition, _tag: "Stage" }
 }
-
-/** The pattern every stage, instance and output name matches (so none can escape the store). */
-export const isValidName = (name: string): boolean => namePattern.test(name)

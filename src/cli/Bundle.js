@@ -236,6 +236,17 @@ const build = async (entry, options, optionsDigest, cacheDir, stem, previous) =>
   return manifest
 }
 
+/**
+ * The first message of a failed build (file, line and 0-based column of code that does not
+ * compile), or undefined for any other error.
+ * @param {unknown} error
+ * @returns {import("esbuild").Message | undefined}
+ */
+export const buildMessage = (error) => {
+  const errors = /** @type {{ errors?: unknown } | null} */ (error)?.errors
+  return Array.isArray(errors) && errors.length > 0 ? errors[0] : undefined
+}
+
 /** The bundles this process ran → their source map, parsed when a stack trace first needs it. */
 /** @type {Map<string, SourceMap | null | undefined>} */
 const bundles = new Map()

@@ -9,7 +9,7 @@ import { dirname, relative, resolve, sep } from "node:path"
 import { Effect, Schema } from "effect"
 import { buildGraph } from "../Pipeline.ts"
 import type { Pipeline, PipelineGraph } from "../Pipeline.ts"
-import { bundle, changedSinceBundled, runBundle, sourceMapped } from "./Bundle.js"
+import { bundle, buildMessage, changedSinceBundled, runBundle, sourceMapped } from "./Bundle.js"
 import { engineDir, publishSharedModules } from "./SharedModules.ts"
 
 /** The pipeline file could not be loaded or does not describe a valid DAG. */
@@ -27,17 +27,6 @@ const userFrame = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?$/
 
 /** The engine's own sources: a frame there is where an error was raised, not the user's mistake. */
 const engineRoot = engineDir + sep
-
-/** The first error of a failed esbuild build: it names file, line and 0-based column. */
-interface BuildMessage {
-  readonly text: string
-  readonly location: { readonly file: string; readonly line: number; readonly column: number } | null
-}
-
-const buildMessage = (error: unknown): BuildMessage | undefined => {
-  const errors = (error as { errors?: unknown } | null)?.errors
-  return Array.isArray(errors) && errors.length > 0 ? errors[0] as BuildMessage : undefined
-}
 
 /** `file:line:col` of the first stack frame outside node internals, node_modules and the engine. */
 const locate = (error: unknown, fallback: string): string => {

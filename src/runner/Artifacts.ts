@@ -8,6 +8,7 @@ import { copyFile, link, mkdir, readdir, stat } from "node:fs/promises"
 import { dirname, join, relative, resolve, sep } from "node:path"
 import { Effect, Schema } from "effect"
 import type { Scope } from "effect"
+import { specOf } from "../Artifact.ts"
 import type { ArtifactSpec, BlobRef, FilesRef, InputSpec } from "../Artifact.ts"
 import { canonicalJson } from "../key/Canonical.ts"
 import type { Digest } from "../store/Digest.ts"
@@ -83,7 +84,7 @@ export const putListing = (
  * Stores a directory tree: every file as an object, plus a canonical listing whose digest names the
  * tree. `move` renames files into the store (for a stage's scratch output) instead of copying them.
  */
-export const putTree = (dir: string, name: string, move: boolean): Effect.Effect<ArtifactRef, StoreError, Store> =>
+const putTree = (dir: string, name: string, move: boolean): Effect.Effect<ArtifactRef, StoreError, Store> =>
   Effect.gen(function*() {
     const store = yield* Store
     const paths = yield* Effect.tryPromise({ try: () => listTree(dir, false), catch: fsError("putTree", dir) })
@@ -207,8 +208,7 @@ export const readArtifact = (
   Effect.gen(function*() {
     if (ref === null || ref === undefined) return undefined
     const store = yield* Store
-    const kind = spec.kind === "optional" ? spec.inner.kind : spec.kind
-    switch (kind) {
+    switch (specOf(spec).kind) {
       case "table": {
         const bytes = yield* store.readBytes({ digest: ref.digest as Digest, size: ref.size })
         const arrow = yield* Effect.promise(arrowModule)
@@ -226,4 +226,15 @@ export const readArtifact = (
       case "files":
         return yield* materialise(ref)
     }
+  })
+
+/** Decodes every artifact named in `specs` (a stage's inputs, or its outputs) from `refs`. */
+export const readArtifacts = (
+  specs: Readonly<Record<string, InputSpec>>,
+  refs: Readonly<Record<string, ArtifactRef | null>> | undefined
+): Effect.Effect<Record<string, unknown>, StoreError | CorruptObject, Store | Scope.Scope> =>
+  Effect.gen(function*() {
+    const values: Record<string, unknown> = {}
+    for (const [name, spec] of Object.entries(specs)) values[name] = yield* readArtifact(spec, refs?.[name] ?? null)
+    return values
   })

@@ -3,7 +3,8 @@
  * decoded by the stage's Schema (defaults applied, unknown keys rejected), then made canonical.
  */
 import { Effect, Schema, SchemaIssue } from "effect"
-import type { PipelineGraph, PipelineNode } from "../Pipeline.ts"
+import { stageNodes } from "../Pipeline.ts"
+import type { PipelineGraph, StageNode } from "../Pipeline.ts"
 import { jsonPointer, NotCanonical, toCanonical } from "../key/Canonical.ts"
 import type { Json } from "../key/Canonical.ts"
 
@@ -53,9 +54,15 @@ const valueAt = (value: unknown, path: ReadonlyArray<PropertyKey>): unknown =>
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
+/** A config that has no canonical encoding, as the ConfigError that names its path. */
+export const asConfigError = (fallbackPath: string) => (error: unknown): ConfigError =>
+  error instanceof NotCanonical
+    ? new ConfigError({ path: error.path, message: error.message })
+    : new ConfigError({ path: fallbackPath, message: String(error) })
+
 /** A stage node with its decoded and canonical config. */
 export interface ConfiguredStage {
-  readonly node: Extract<PipelineNode, { kind: "stage" }>
+  readonly node: StageNode
   readonly config: unknown
   readonly canonical: Json
 }
@@ -66,7 +73,7 @@ export const configure = (
   overrides: ReadonlyArray<Override>
 ): Effect.Effect<Map<string, ConfiguredStage>, ConfigError> =>
   Effect.gen(function*() {
-    const stages = graph.nodes.filter((node): node is Extract<PipelineNode, { kind: "stage" }> => node.kind === "stage")
+    const stages = stageNodes(graph)
     const ids = new Set(stages.map((node) => node.id))
     for (const override of overrides) {
       if (!ids.has(override.instance)) {
@@ -100,13 +107,7 @@ export const configure = (
           })
         })
       )
-      const canonical = yield* Effect.try({
-        try: () => toCanonical(decoded, [node.id]),
-        catch: (error) =>
-          error instanceof NotCanonical
-            ? new ConfigError({ path: error.path, message: error.message })
-            : new ConfigError({ path: `/${node.id}`, message: String(error) })
-      })
+      const canonical = yield* Effect.try({ try: () => toCanonical(decoded, [node.id]), catch: asConfigError(`/${node.id}`) })
       out.set(node.id, { node, config: decoded, canonical })
     }
     return out

@@ -4,6 +4,7 @@
  */
 import type { Json } from "../key/Canonical.ts"
 import { jsonPointer } from "../key/Canonical.ts"
+import { short } from "../key/Key.ts"
 import type { KeyManifest } from "../key/Manifest.ts"
 
 /** One reason two manifests differ. */
@@ -38,7 +39,7 @@ const diffJson = (a: Json | undefined, b: Json | undefined, path: ReadonlyArray<
   out.push({ kind: "config", path: jsonPointer(path), old: show(a), new: show(b) })
 }
 
-const shortDigest = (digest: string | undefined): string => (digest === undefined ? "(none)" : digest.slice(0, 12))
+const shortDigest = (digest: string | undefined): string => (digest === undefined ? "(none)" : short(digest))
 
 /** The differences between the manifests of the same instance in two runs, most fundamental first. */
 export const explainManifests = (instance: string, a: KeyManifest, b: KeyManifest): Array<Reason> => {

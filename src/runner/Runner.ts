@@ -13,8 +13,10 @@
 import { Cause, Effect, Exit, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import type { ArtifactSpec, InputSpec } from "../Artifact.ts"
-import type { PipelineGraph, PipelineNode } from "../Pipeline.ts"
+import { stageNodes } from "../Pipeline.ts"
+import type { PipelineGraph, PipelineNode, StageNode } from "../Pipeline.ts"
 import type { AnyStage, RunContext } from "../Stage.ts"
+import { errorLine } from "../ErrorLine.ts"
 import { StageFailure } from "../StageFailure.ts"
 import { toCanonical, NotCanonical } from "../key/Canonical.ts"
 import type { Json } from "../key/Canonical.ts"
@@ -24,8 +26,8 @@ import type { Key } from "../key/Key.ts"
 import { engineVersion, schemeVersion } from "../key/Manifest.ts"
 import type { KeyManifest } from "../key/Manifest.ts"
 import { Store, StoreError, type CorruptObject } from "../store/Store.ts"
-import { allPresent, OutputMismatch, putOutput, readArtifact } from "./Artifacts.ts"
-import { configure, ConfigError } from "./Config.ts"
+import { allPresent, OutputMismatch, putOutput, readArtifacts } from "./Artifacts.ts"
+import { asConfigError, configure, ConfigError } from "./Config.ts"
 import type { ConfiguredStage, Override } from "./Config.ts"
 import { importDir, importFile, loadStatCache, MissingInput, saveStatCache } from "./External.ts"
 import type { StatCache } from "./External.ts"
@@ -61,27 +63,19 @@ type NodeError = StageFailure | OutputMismatch | StoreError | CorruptObject | Mi
 
 type Outputs = Readonly<Record<string, ArtifactRef>>
 
-type StageNode = Extract<PipelineNode, { kind: "stage" }>
-
 const decodeStageRecord = Schema.decodeUnknownOption(StageRecord)
 
-/** The error text a person reads for a failed node. */
-export const describeError = (error: NodeError): string => {
+/** The error text a person reads for a failed node (whose id is shown beside it). */
+const describeError = (error: NodeError): string => {
   switch (error._tag) {
     case "StageFailure":
       return error.message
     case "OutputMismatch":
       return `output ${error.output}: ${error.message}`
-    case "StoreError":
-      return `store ${error.method} ${error.key}: ${error.message}`
-    case "CorruptObject":
-      return `corrupt object ${error.digest}: ${error.message}`
-    case "MissingInput":
-      return `${error.path}: ${error.message}`
     case "UpstreamFailed":
       return `upstream ${error.node} failed`
-    case "ConfigError":
-      return `config ${error.path}: ${error.message}`
+    default:
+      return errorLine(error)
   }
 }
 
@@ -121,10 +115,7 @@ const manifestOf = (
         seed
       }
     },
-    catch: (error) =>
-      error instanceof NotCanonical
-        ? new ConfigError({ path: error.path, message: error.message })
-        : new ConfigError({ path: `/${configured.node.id}/env`, message: String(error) })
+    catch: asConfigError(`/${configured.node.id}/env`)
   })
 
 /** The committed record of `key` if it and all of its objects are present. */
@@ -138,10 +129,8 @@ const lookup = (key: Key) =>
     return (yield* allPresent(Object.values(record.value.outputs))) ? record : Option.none<StageRecord>()
   })
 
-const specKind = (spec: InputSpec): ArtifactSpec["kind"] => (spec.kind === "optional" ? spec.inner.kind : spec.kind)
-
 /** Turns a thrown exception inside a stage into its StageFailure (interruptions pass through). */
-const defectsAsFailures = (id: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+export const defectsAsFailures = (id: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.catchDefect(effect, (defect) =>
     Effect.fail(
       new StageFailure({
@@ -160,18 +149,18 @@ export const runPipeline = (
     const { graph, reporter } = options
     const runSeed = options.seed ?? graph.seed
     const configured = yield* configure(graph, options.overrides)
-    const stageNodes = graph.nodes.filter((node): node is StageNode => node.kind === "stage")
+    const stages = stageNodes(graph)
     for (const force of options.force) {
       if (!configured.has(force)) {
         return yield* new ConfigError({
           path: `--force ${force}`,
-          message: `no stage instance "${force}" (instances: ${stageNodes.map((n) => n.id).join(", ")})`
+          message: `no stage instance "${force}" (instances: ${stages.map((n) => n.id).join(", ")})`
         })
       }
     }
     const code = new Map<string, Record<string, string>>()
     const modules: ModuleCache = new Map()
-    for (const node of stageNodes) {
+    for (const node of stages) {
       code.set(node.id, yield* Effect.try({
         try: () => codeFiles(node.stage.module, node.stage.extraCode, modules),
         catch: (error) =>
@@ -187,8 +176,8 @@ export const runPipeline = (
 
     const startedAt = new Date()
     const runId = newRunId(startedAt)
-    const stages = new Map<string, RunStage>(
-      stageNodes.map((node) => [node.id, { id: node.id, stage: node.stage.name, status: "pending" }])
+    const progress = new Map<string, RunStage>(
+      stages.map((node) => [node.id, { id: node.id, stage: node.stage.name, status: "pending" }])
     )
     const external: Array<RunRecord["external"][number]> = []
     const record = (status: RunRecord["status"], error?: string): RunRecord => {
@@ -204,14 +193,14 @@ export const runPipeline = (
         startedAt: startedAt.toISOString(),
         ...(finished ? { finishedAt: finished.toISOString(), durationMs: finished.getTime() - startedAt.getTime() } : {}),
         external: [...external],
-        stages: stageNodes.map((node) => stages.get(node.id)!),
+        stages: stages.map((node) => progress.get(node.id)!),
         ...(error === undefined ? {} : { error })
       }
     }
-    const update = (id: string, patch: Partial<RunStage>) => stages.set(id, { ...stages.get(id)!, ...patch })
+    const update = (id: string, patch: Partial<RunStage>) => progress.set(id, { ...progress.get(id)!, ...patch })
 
     yield* store.putDocument("runs", runId, record("running"))
-    reporter.event({ type: "start", runId, stages: stageNodes.map((node) => node.id) })
+    reporter.event({ type: "start", runId, stages: stages.map((node) => node.id) })
     const cache: StatCache = yield* loadStatCache
 
     const effects = new Map<string, Effect.Effect<Outputs, NodeError, Store>>()
@@ -232,10 +221,7 @@ export const runPipeline = (
         const stage = node.stage as AnyStage
         const started = Date.now()
         const tmpDir = yield* store.makeTmpDir
-        const values: Record<string, unknown> = {}
-        for (const [name, spec] of Object.entries(stage.inputs as Record<string, InputSpec>)) {
-          values[name] = yield* readArtifact(spec, inputs[name])
-        }
+        const values = yield* readArtifacts(stage.inputs as Record<string, InputSpec>, inputs)
         const failure = (message: string, cause?: unknown) => new StageFailure({ stage: node.id, message, cause })
         const ctx: RunContext<unknown, Record<string, InputSpec>> = {
           config: conf.config,
@@ -259,16 +245,16 @@ export const runPipeline = (
             return yield* new OutputMismatch({ output: name, message: `stage ${stage.name} declares no such output` })
           }
         }
-        const outputs: Record<string, ArtifactRef> = {}
-        for (const [name, spec] of Object.entries(stage.outputs as Record<string, ArtifactSpec>)) {
-          if (produced[name] === undefined) return yield* new OutputMismatch({ output: name, message: "not produced" })
-          outputs[name] = yield* putOutput(name, spec, produced[name], tmpDir)
-        }
         const metrics = result?.metrics ?? {}
         for (const [name, value] of Object.entries(metrics)) {
           if (typeof value === "number" ? !Number.isFinite(value) : typeof value !== "string") {
             return yield* failure(`metric ${name}: expected a finite number or a string, got ${String(value)}`)
           }
+        }
+        const outputs: Record<string, ArtifactRef> = {}
+        for (const [name, spec] of Object.entries(stage.outputs as Record<string, ArtifactSpec>)) {
+          if (produced[name] === undefined) return yield* new OutputMismatch({ output: name, message: "not produced" })
+          outputs[name] = yield* putOutput(name, spec, produced[name], tmpDir)
         }
         const stageRecord: StageRecord = {
           key,
@@ -288,12 +274,9 @@ export const runPipeline = (
         const conf = configured.get(node.id)!
         const stage = node.stage as AnyStage
         const inputs: Record<string, ArtifactRef | null> = {}
-        for (const [name, spec] of Object.entries(stage.inputs as Record<string, InputSpec>)) {
+        for (const name of Object.keys(stage.inputs)) {
           const handle = node.inputs[name]
           inputs[name] = handle === undefined ? null : yield* outputsOf(handle.node, handle.output)
-          if (inputs[name] !== null && inputs[name].kind !== specKind(spec)) {
-            return yield* new OutputMismatch({ output: `${handle!.node}.${handle!.output}`, message: `is not a ${specKind(spec)}` })
-          }
         }
         const seed = stageSeed(runSeed, node.id)
         const manifest = yield* manifestOf(conf, code.get(node.id)!, inputs, seed, options.sanity)
@@ -321,11 +304,9 @@ export const runPipeline = (
             reporter.event({ type: "state", id: node.id, state: "running", key })
             update(node.id, { status: "running" })
             yield* store.putDocument("runs", runId, record("running"))
-            const started = Date.now()
             const done = yield* Effect.scoped(execute(node, conf, key, manifest, inputs))
-            const durationMs = Date.now() - started
-            update(node.id, { status: "ran", outputs: done.outputs, metrics: done.metrics, durationMs })
-            reporter.event({ type: "state", id: node.id, state: "done", key, durationMs })
+            update(node.id, { status: "ran", outputs: done.outputs, metrics: done.metrics, durationMs: done.durationMs })
+            reporter.event({ type: "state", id: node.id, state: "done", key, durationMs: done.durationMs })
             yield* store.putDocument("runs", runId, record("running"))
             return done.outputs
           })

@@ -4,10 +4,10 @@
  * key manifest.
  */
 import { Effect } from "effect"
-import type { ArtifactSpec, InputSpec } from "../../Artifact.ts"
+import type { InputSpec } from "../../Artifact.ts"
 import type { AnyStage } from "../../Stage.ts"
-import { StageFailure } from "../../StageFailure.ts"
-import { readArtifact } from "../../runner/Artifacts.ts"
+import { readArtifacts } from "../../runner/Artifacts.ts"
+import { defectsAsFailures } from "../../runner/Runner.ts"
 import { loadPipeline } from "../LoadPipeline.ts"
 import { resolveRun } from "../RunRef.ts"
 import { UsageError } from "../UserError.ts"
@@ -34,23 +34,15 @@ export const inspect = (ref: string, instance: string, rows: number) =>
       return yield* new UsageError({ message: `stage ${stage.name} has no inspect view` })
     }
     const text = yield* Effect.scoped(Effect.gen(function*() {
-      const inputs: Record<string, unknown> = {}
-      for (const [name, spec] of Object.entries(stage.inputs as Record<string, InputSpec>)) {
-        inputs[name] = yield* readArtifact(spec, entry.inputs?.[name] ?? null)
-      }
-      const outputs: Record<string, unknown> = {}
-      for (const [name, spec] of Object.entries(stage.outputs as Record<string, ArtifactSpec>)) {
-        outputs[name] = yield* readArtifact(spec, entry.outputs?.[name] ?? null)
-      }
+      const inputs = yield* readArtifacts(stage.inputs as Record<string, InputSpec>, entry.inputs)
+      const outputs = yield* readArtifacts(stage.outputs as Record<string, InputSpec>, entry.outputs)
       return yield* stage.inspect!({
         config: entry.manifest!.config,
         inputs: inputs as never,
         outputs: outputs as never,
         rows,
         color: process.stdout.isTTY === true
-      }).pipe(
-        Effect.catchDefect((defect) => Effect.fail(new StageFailure({ stage: instance, message: String(defect) })))
-      )
+      }).pipe(defectsAsFailures(instance))
     }))
     process.stdout.write(text.endsWith("\n") ? text : text + "\n")
   })

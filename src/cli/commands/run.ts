@@ -2,7 +2,6 @@
 import { Effect } from "effect"
 import { runPipeline } from "../../runner/Runner.ts"
 import { parseOverride } from "../../runner/Config.ts"
-import { Store } from "../../store/Store.ts"
 import { duration } from "../Format.ts"
 import { liveReporter } from "../LiveReporter.ts"
 import { loadPipeline } from "../LoadPipeline.ts"
@@ -18,7 +17,6 @@ export interface RunArgs {
 
 export const run = (args: RunArgs) =>
   Effect.gen(function*() {
-    yield* Store
     const { file, graph, changedSinceLoad } = yield* loadPipeline(args.file)
     const overrides = yield* Effect.forEach(args.set, parseOverride)
     const reporter = process.stdout.isTTY
