@@ -15,17 +15,13 @@ import { defineStage, StageFailure, Table, tableFrom, withDefault } from "../src
 import { int32ListFromOffsets } from "./schemas/int32Lists.ts"
 import { packedSchema } from "./schemas/packed.ts"
 import type { PackedTable } from "./schemas/packed.ts"
-import { countTrained, ignoreIndex, tokenizedSchema } from "./schemas/tokenized.ts"
-import type { TokenizedColumns } from "./schemas/tokenized.ts"
+import { countTrained, ignoreIndex, readTokenizedRows, tokenizedSchema } from "./schemas/tokenized.ts"
+import type { TokenizedRow } from "./schemas/tokenized.ts"
 
 export { packedSchema } from "./schemas/packed.ts"
 
 /** One tokenized example. */
-export interface Document {
-  readonly inputIds: Int32Array
-  readonly labels: Int32Array
-  readonly source: string
-}
+export type Document = TokenizedRow
 
 /** Rows as flat columns: row r spans values[offsets[r]..offsets[r+1]). */
 export interface PackedColumns {
@@ -218,25 +214,6 @@ export const packDocuments = (
     }
   })
 
-/** The rows of a List<Int32> column as views into its buffers (no copies; assembleRows copies). */
-const int32Lists = (vector: arrow.Vector<arrow.List<arrow.Int32>>): Array<Int32Array> =>
-  vector.data.flatMap((data) => {
-    // Slicing a list column slices its offsets, so offsets index the child's values from 0.
-    const offsets = data.valueOffsets
-    const values = data.children[0]!.values as Int32Array
-    return Array.from({ length: data.length }, (_, row) => values.subarray(offsets[row]!, offsets[row + 1]!))
-  })
-
-/** Reads the tokenized table into documents. */
-export const readDocuments = (
-  table: arrow.Table<TokenizedColumns>
-): ReadonlyArray<Document> => {
-  const inputIds = int32Lists(table.getChild("input_ids")!)
-  const labels = int32Lists(table.getChild("labels")!)
-  const source = Array.from(table.getChild("source")!)
-  return inputIds.map((ids, row) => ({ inputIds: ids, labels: labels[row]!, source: source[row]! }))
-}
-
 /** The pack stage: `tokens` → `packed`. */
 export const pack = defineStage({
   name: "pack",
@@ -246,7 +223,7 @@ export const pack = defineStage({
   outputs: { packed: Table(packedSchema) },
   run: (ctx) =>
     Effect.gen(function*() {
-      const packed = yield* packDocuments(readDocuments(ctx.inputs.tokens), ctx.config, ctx.seed)
+      const packed = yield* packDocuments(readTokenizedRows(ctx.inputs.tokens), ctx.config, ctx.seed)
       return { outputs: { packed: toPackedTable(packed.columns) }, metrics: packed.metrics }
     })
 })

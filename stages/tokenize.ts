@@ -19,10 +19,10 @@ import { tokenizeAndMask } from "./chat/mask.ts"
 import type { Span } from "./chat/spans.ts"
 import { specialTokenAdditions } from "./chat/specialTokens.ts"
 import { TokenEncoder } from "./chat/TokenEncoder.ts"
-import { int32ListData, int32ListRow } from "./schemas/int32Lists.ts"
+import { int32ListData } from "./schemas/int32Lists.ts"
 import { renderedSchema } from "./schemas/rendered.ts"
 import type { RenderedColumns } from "./schemas/rendered.ts"
-import { tokenizedSchema } from "./schemas/tokenized.ts"
+import { readTokenizedRows, tokenizedSchema } from "./schemas/tokenized.ts"
 import type { TokenizedColumns } from "./schemas/tokenized.ts"
 
 export { tokenizedSchema } from "./schemas/tokenized.ts"
@@ -139,15 +139,7 @@ export const tokenize = defineStage({
   inspect: (ctx) =>
     Effect.try({
       try: () => {
-        const table = ctx.outputs.tokens
-        const inputIds = table.getChild("input_ids")!
-        const labels = table.getChild("labels")!
-        const source = table.getChild("source")!
-        const rows = Array.from({ length: Math.min(ctx.rows, table.numRows) }, (_, i) => ({
-          inputIds: int32ListRow(inputIds, i),
-          labels: int32ListRow(labels, i),
-          source: source.get(i)!
-        }))
+        const rows = readTokenizedRows(ctx.outputs.tokens.slice(0, ctx.rows))
         return inspectTokens(loadEncoder(ctx.inputs.tokenizer.path).tokenizer, rows, { rows: ctx.rows, color: ctx.color })
       },
       catch: failure

@@ -17,7 +17,7 @@ import type { Batch } from "../native/index.ts"
 import { initWeights } from "../native/init.ts"
 import { defineStage, Files, Optional, StageFailure, Table, withDefault } from "../src/index.ts"
 import { packedSchema } from "./schemas/packed.ts"
-import { makeBatch, planSteps } from "./train/batches.ts"
+import { makeBatch, planSteps, readPackedRows } from "./train/batches.ts"
 import { readCheckpoint, writeCheckpoint } from "./train/checkpoint.ts"
 import { historySchema, historyTable } from "./train/history.ts"
 import type { HistoryRow } from "./train/history.ts"
@@ -96,6 +96,7 @@ export const train = defineStage({
 
       const table = ctx.inputs.train
       if (table.numRows === 0) return yield* Effect.fail(failure("the train table has no rows"))
+      const trainRows = readPackedRows(table)
       const plan = planSteps(table.numRows, {
         epochs: config.numTrainEpochs,
         batchSize: config.perDeviceTrainBatchSize,
@@ -107,9 +108,12 @@ export const train = defineStage({
       const stepsPerEpoch = plan.length / config.numTrainEpochs
       const validation = ctx.inputs.validation
       const evalBatches: Array<Batch> = []
-      for (let i = 0; validation !== undefined && i < validation.numRows; i += config.perDeviceTrainBatchSize) {
-        const end = Math.min(i + config.perDeviceTrainBatchSize, validation.numRows)
-        evalBatches.push(makeBatch(validation, Array.from({ length: end - i }, (_, k) => i + k)))
+      if (validation !== undefined) {
+        const validationRows = readPackedRows(validation)
+        for (let i = 0; i < validation.numRows; i += config.perDeviceTrainBatchSize) {
+          const end = Math.min(i + config.perDeviceTrainBatchSize, validation.numRows)
+          evalBatches.push(makeBatch(validationRows, Array.from({ length: end - i }, (_, k) => i + k)))
+        }
       }
 
       const resumed = yield* ctx.checkpoints.latest()
@@ -133,7 +137,7 @@ export const train = defineStage({
             let lossSum = 0
             let tokens = 0
             for (const rows of plan[step]!) {
-              const micro = await model.accumulate(makeBatch(table, rows))
+              const micro = await model.accumulate(makeBatch(trainRows, rows))
               lossSum += micro.lossSum
               tokens += micro.tokens
             }

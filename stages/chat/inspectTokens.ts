@@ -5,13 +5,7 @@
  */
 import type { Tokenizer } from "@huggingface/tokenizers"
 import { countTrained, ignoreIndex } from "../schemas/tokenized.ts"
-
-/** One tokenized row. */
-export interface TokenRow {
-  readonly inputIds: Int32Array
-  readonly labels: Int32Array
-  readonly source: string
-}
+import type { TokenizedRow } from "../schemas/tokenized.ts"
 
 const style = {
   trained: ["\x1b[1;32m", "\x1b[0m"],
@@ -41,7 +35,7 @@ export const legend = (color: boolean): string => {
 /** Renders rows; `rows` limits how many. */
 export const inspectTokens = (
   tokenizer: Tokenizer,
-  rows: Iterable<TokenRow>,
+  rows: Iterable<TokenizedRow>,
   options: { readonly rows: number; readonly color: boolean }
 ): string => {
   const special = new Set<number>(tokenizer.get_added_tokens_decoder().keys())

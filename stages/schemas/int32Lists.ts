@@ -22,9 +22,11 @@ export const int32ListData = (rows: ReadonlyArray<Int32Array>): arrow.Data<arrow
   return int32ListFromOffsets(offsets, values)
 }
 
-/** Row `i` of a List<Int32> column as a typed array (a view when the data is contiguous). */
-export const int32ListRow = (column: arrow.Vector<arrow.List<arrow.Int32>>, i: number): Int32Array => {
-  const value = column.get(i)
-  if (value === null) throw new Error(`row ${i}: null list`)
-  return value.toArray() as Int32Array
-}
+/** The rows of a List<Int32> column as views into its buffers (no copies). */
+export const int32ListRows = (column: arrow.Vector<arrow.List<arrow.Int32>>): Array<Int32Array> =>
+  column.data.flatMap((data) => {
+    // Slicing a list column slices its offsets, so offsets index the child's values from 0.
+    const offsets = data.valueOffsets
+    const values = data.children[0]!.values as Int32Array
+    return Array.from({ length: data.length }, (_, row) => values.subarray(offsets[row]!, offsets[row + 1]!))
+  })

@@ -4,7 +4,7 @@
 import * as arrow from "apache-arrow"
 import { tableSchema } from "../../src/index.ts"
 import type { ColumnsOf } from "../../src/index.ts"
-import { int32List } from "./int32Lists.ts"
+import { int32List, int32ListRows } from "./int32Lists.ts"
 
 /** `input_ids`, `labels` (unshifted, −100 where not trained), `source` (`file:line` of the row). */
 export const tokenizedSchema = tableSchema({
@@ -15,6 +15,21 @@ export const tokenizedSchema = tableSchema({
 
 /** The TypeMap of {@link tokenizedSchema}. */
 export type TokenizedColumns = ColumnsOf<typeof tokenizedSchema>
+
+/** One tokenized example. */
+export interface TokenizedRow {
+  readonly inputIds: Int32Array
+  readonly labels: Int32Array
+  readonly source: string
+}
+
+/** The rows of a tokenized table; the token lists are views into the table's buffers. */
+export const readTokenizedRows = (table: arrow.Table<TokenizedColumns>): Array<TokenizedRow> => {
+  const inputIds = int32ListRows(table.getChild("input_ids")!)
+  const labels = int32ListRows(table.getChild("labels")!)
+  const source = Array.from(table.getChild("source")!)
+  return inputIds.map((ids, row) => ({ inputIds: ids, labels: labels[row]!, source: source[row]! }))
+}
 
 /** -100: the label of a token the loss ignores (PyTorch cross-entropy's ignore_index). */
 export const ignoreIndex = -100

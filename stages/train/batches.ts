@@ -6,7 +6,7 @@
  */
 import { Effect, Random } from "effect"
 import type { Batch } from "../../native/index.ts"
-import { int32ListRow } from "../schemas/int32Lists.ts"
+import { int32ListRows } from "../schemas/int32Lists.ts"
 import type { PackedTable } from "../schemas/packed.ts"
 
 /** One optimizer step: the packed rows of each of its micro-batches. */
@@ -29,14 +29,29 @@ export const planSteps = (rows: number, options: {
   return steps
 }
 
-/** The packed rows `rows` of `table` as one flattened batch. */
-export const makeBatch = (table: PackedTable, rows: ReadonlyArray<number>): Batch => {
-  const column = (name: "input_ids" | "labels" | "position_ids" | "seq_lengths") =>
-    concat(rows.map((row) => int32ListRow(table.getChild(name)!, row)))
-  const lengths = column("seq_lengths")
+/** The packed rows of a table, per column, as views into its buffers. */
+export interface PackedRows {
+  readonly inputIds: ReadonlyArray<Int32Array>
+  readonly labels: ReadonlyArray<Int32Array>
+  readonly positionIds: ReadonlyArray<Int32Array>
+  readonly seqLengths: ReadonlyArray<Int32Array>
+}
+
+/** Decodes the table's columns once, so that each step's batches only copy. */
+export const readPackedRows = (table: PackedTable): PackedRows => ({
+  inputIds: int32ListRows(table.getChild("input_ids")!),
+  labels: int32ListRows(table.getChild("labels")!),
+  positionIds: int32ListRows(table.getChild("position_ids")!),
+  seqLengths: int32ListRows(table.getChild("seq_lengths")!)
+})
+
+/** The packed rows `rows` as one flattened batch. */
+export const makeBatch = (packed: PackedRows, rows: ReadonlyArray<number>): Batch => {
+  const column = (lists: ReadonlyArray<Int32Array>) => concat(rows.map((row) => lists[row]!))
+  const lengths = column(packed.seqLengths)
   const cuSeqlens = new Int32Array(lengths.length + 1)
   lengths.forEach((length, i) => (cuSeqlens[i + 1] = cuSeqlens[i]! + length))
-  return { inputIds: column("input_ids"), labels: column("labels"), positionIds: column("position_ids"), cuSeqlens }
+  return { inputIds: column(packed.inputIds), labels: column(packed.labels), positionIds: column(packed.positionIds), cuSeqlens }
 }
 
 const concat = (parts: ReadonlyArray<Int32Array>): Int32Array => {
