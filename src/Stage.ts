@@ -29,11 +29,14 @@ export interface Checkpoints {
   readonly latest: () => Effect.Effect<Option.Option<{ readonly step: number; readonly dir: string }>, StageFailure>
 }
 
+/** Run-wide settings a stage can read from its context. */
+export type RunSetting = "seed" | "sanity"
+
 /** What `run` receives. */
 export interface RunContext<C, I extends InputSpecs> {
   readonly config: C
   readonly inputs: InputValues<I>
-  /** uint32 derived from the run seed and the instance name. */
+  /** uint32 derived from the run seed and the instance name; readable when the stage `reads` "seed". */
   readonly seed: number
   /** A scratch directory inside the store, removed when the stage ends; file outputs are written here. */
   readonly tmpDir: string
@@ -41,7 +44,7 @@ export interface RunContext<C, I extends InputSpecs> {
   readonly progress: (done: number, total: number) => void
   /** Appends a line to the stage's log. */
   readonly log: (message: string) => void
-  /** True for `pipeline run --sanity` (a short smoke run); part of the key. */
+  /** True for `pipeline run --sanity` (a short smoke run); readable when the stage `reads` "sanity". */
   readonly sanity: boolean
   readonly checkpoints: Checkpoints
 }
@@ -74,6 +77,12 @@ export interface StageDefinition<C extends ConfigSchema, I extends InputSpecs, O
   readonly config: C
   readonly inputs: I
   readonly outputs: O
+  /**
+   * The run-wide settings the stage reads: only these enter its key, so a new `--seed` or
+   * `--sanity` does not recompute stages that ignore it (tokenization). Reading one that is not
+   * declared fails the stage. Default: both.
+   */
+  readonly reads?: ReadonlyArray<RunSetting>
   /** Declared environment facts that change results (backend, dtype, …); they enter the key. */
   readonly env?: (config: C["Type"]) => Readonly<Record<string, string>>
   readonly run: (ctx: RunContext<C["Type"], I>) => Effect.Effect<RunResult<O>, StageFailure, Scope.Scope>

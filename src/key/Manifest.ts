@@ -37,7 +37,10 @@ export const KeyManifest = Schema.Struct({
   scheme: Schema.Number,
   /** Engine version: engine code that shapes outputs (artifact encodings, contexts). */
   engine: Schema.String,
-  /** Stage name: which computation. The instance name enters only through the seed. */
+  /**
+   * Stage name: which computation. The instance name enters only through the seed, so instances
+   * that compute the same thing without randomness share one result.
+   */
   stage: Schema.String,
   /** The stage's code: what it computes. */
   code: CodeManifest,
@@ -45,10 +48,10 @@ export const KeyManifest = Schema.Struct({
   config: JsonValue,
   /** Upstream output digests, not upstream keys: a byte-identical upstream output stops reruns there. */
   inputs: Schema.Record(Schema.String, Schema.NullOr(InputIdentity)),
-  /** Declared environment facts that change results (backend, dtype, sanity mode). */
+  /** Declared environment facts that change results (backend, dtype, sanity mode if the stage reads it). */
   env: Schema.Record(Schema.String, Schema.String),
-  /** The stage's seed: randomness is part of what it computes. */
-  seed: Schema.Number
+  /** The stage's seed if it reads one (randomness is then part of what it computes), else null. */
+  seed: Schema.NullOr(Schema.Number)
 })
 
 /** A key manifest. */

@@ -15,7 +15,7 @@ import type { Scope } from "effect"
 import type { ArtifactSpec, InputSpec } from "../Artifact.ts"
 import { stageNodes } from "../Pipeline.ts"
 import type { PipelineGraph, PipelineNode, StageNode } from "../Pipeline.ts"
-import type { AnyStage, RunContext } from "../Stage.ts"
+import type { AnyStage, RunContext, RunSetting } from "../Stage.ts"
 import { errorLine } from "../ErrorLine.ts"
 import { StageFailure } from "../StageFailure.ts"
 import { toCanonical, NotCanonical } from "../key/Canonical.ts"
@@ -84,14 +84,15 @@ const manifestOf = (
   configured: ConfiguredStage,
   code: Readonly<Record<string, string>>,
   inputs: Readonly<Record<string, ArtifactRef | null>>,
-  seed: number,
-  sanity: boolean
+  seed: number | null,
+  sanity: boolean | null
 ): Effect.Effect<KeyManifest, ConfigError> =>
   Effect.try({
     try: () => {
       const stage = configured.node.stage as AnyStage
       const declared = stage.env?.(configured.config) ?? {}
-      const env = toCanonical({ ...declared, sanity: String(sanity) }, [configured.node.id, "env"]) as Record<
+      const run = sanity === null ? {} : { sanity: String(sanity) }
+      const env = toCanonical({ ...declared, ...run }, [configured.node.id, "env"]) as Record<
         string,
         Json
       >
@@ -128,6 +129,9 @@ const lookup = (key: Key) =>
     if (Option.isNone(record)) return record
     return (yield* allPresent(Object.values(record.value.outputs))) ? record : Option.none<StageRecord>()
   })
+
+/** The run-wide settings a stage reads (both when it does not say). */
+const readsOf = (stage: AnyStage): ReadonlySet<RunSetting> => new Set(stage.reads ?? ["seed", "sanity"])
 
 /** Turns a thrown exception inside a stage into its StageFailure (interruptions pass through). */
 export const defectsAsFailures = (id: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -223,12 +227,22 @@ export const runPipeline = (
         const tmpDir = yield* store.makeTmpDir
         const values = yield* readArtifacts(stage.inputs as Record<string, InputSpec>, inputs)
         const failure = (message: string, cause?: unknown) => new StageFailure({ stage: node.id, message, cause })
+        const reads = readsOf(stage)
+        // A setting the key does not hold must not change the outputs, so reading it fails.
+        const setting = <A>(name: RunSetting, value: A): A => {
+          if (!reads.has(name)) throw new Error(`ctx.${name} is read, but "${name}" is not in the stage's reads`)
+          return value
+        }
         const ctx: RunContext<unknown, Record<string, InputSpec>> = {
           config: conf.config,
           inputs: values as never,
-          seed: manifest.seed,
+          get seed() {
+            return setting("seed", stageSeed(runSeed, node.id))
+          },
           tmpDir,
-          sanity: options.sanity,
+          get sanity() {
+            return setting("sanity", options.sanity)
+          },
           progress: (done, total) => reporter.event({ type: "progress", id: node.id, done, total }),
           log: (message) => reporter.event({ type: "log", id: node.id, message }),
           checkpoints: {
@@ -278,8 +292,10 @@ export const runPipeline = (
           const handle = node.inputs[name]
           inputs[name] = handle === undefined ? null : yield* outputsOf(handle.node, handle.output)
         }
-        const seed = stageSeed(runSeed, node.id)
-        const manifest = yield* manifestOf(conf, code.get(node.id)!, inputs, seed, options.sanity)
+        const reads = readsOf(stage)
+        const seed = reads.has("seed") ? stageSeed(runSeed, node.id) : null
+        const sanity = reads.has("sanity") ? options.sanity : null
+        const manifest = yield* manifestOf(conf, code.get(node.id)!, inputs, seed, sanity)
         const key = keyOf(manifest)
         update(node.id, { key, manifest, inputs })
         const forced = options.force.includes(node.id)

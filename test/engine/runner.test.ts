@@ -75,6 +75,31 @@ const sum = defineStage({
     })
 })
 
+/** Reads nothing run-wide: neither a new seed nor --sanity may recompute it. */
+const doubled = defineStage({
+  name: "doubled",
+  module: import.meta.url,
+  reads: [],
+  config: Schema.Struct({}),
+  inputs: { numbers: Table(numbers) },
+  outputs: { numbers: Table(numbers) },
+  run: (ctx) =>
+    Effect.sync(() => ({
+      outputs: { numbers: tableFrom(numbers, { n: [...ctx.inputs.numbers.getChild("n")!].map((n) => Number(n) * 2) }) }
+    }))
+})
+
+/** Reads the seed without declaring it. */
+const sneaky = defineStage({
+  name: "sneaky",
+  module: import.meta.url,
+  reads: ["sanity"],
+  config: Schema.Struct({}),
+  inputs: {},
+  outputs: { report: Blob() },
+  run: (ctx) => Effect.sync(() => ({ outputs: { report: new TextEncoder().encode(String(ctx.seed)) } }))
+})
+
 const dated = defineStage({
   name: "dated",
   module: import.meta.url,
@@ -210,6 +235,27 @@ describe("runner", () => {
     expect(reasons(sanity)).toEqual(["env sanity false → true"])
     expect(reasons(reseeded)).toEqual([`seed  ${stageSeed(5, "source")} → ${stageSeed(6, "source")}`])
     expect(reasons(cuda)).toEqual(["config /source/backend \"cpu\" → \"cuda\"", "env backend cpu → cuda"])
+  })
+
+  it("keys a stage by the seed and sanity mode only when it reads them, and fails one that reads an undeclared one", async () => {
+    const pipeline = definePipeline({ name: "reads", seed: 5 }, (p) => {
+      const a = p.add(source, { inputs: {}, config: { count: 2 } })
+      p.add(doubled, { inputs: { numbers: a.numbers } })
+      p.add(sneaky, { inputs: {} })
+    })
+    const [base, reseeded, sanity] = await test(Effect.all([
+      run(pipeline),
+      run(pipeline, { seed: 6 }),
+      run(pipeline, { sanity: true })
+    ]))
+    const statuses = (record: typeof base) => Object.fromEntries(record!.stages.map((s) => [s.id, s.status]))
+    expect(statuses(base)).toEqual({ source: "ran", doubled: "ran", sneaky: "failed" })
+    // source reads both, so it reruns; its output is the same, so doubled, which reads neither, does not.
+    expect(statuses(reseeded)).toEqual({ source: "ran", doubled: "hit", sneaky: "failed" })
+    expect(statuses(sanity)).toEqual({ source: "ran", doubled: "hit", sneaky: "failed" })
+    expect(reseeded!.stages[1]!.manifest!.seed).toBeNull()
+    expect(base!.stages[1]!.manifest!.env).toEqual({})
+    expect(base!.stages[2]!.error).toBe(`Error: ctx.seed is read, but "seed" is not in the stage's reads`)
   })
 
   it("rejects a decoded config without a canonical encoding, naming its path", async () => {
