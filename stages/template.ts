@@ -96,8 +96,7 @@ export const template = defineStage({
           {
             template: ctx.config.template,
             templateName: ctx.config.templateName,
-            kwargs: ctx.config.chatTemplateKwargs,
-            endOfTurn: ctx.config.endOfTurn
+            kwargs: ctx.config.chatTemplateKwargs
           },
           ctx.inputs.tokenizer?.dir
         )

@@ -20,8 +20,6 @@ export interface TemplateChoice {
   readonly templateName?: string | undefined
   /** Extra template variables, e.g. `{ enable_thinking: false }`. */
   readonly kwargs: Readonly<Record<string, unknown>>
-  /** Overrides the derived end-of-turn marker. */
-  readonly endOfTurn?: string | undefined
 }
 
 /** Everything needed to render rows. */
