@@ -53,10 +53,11 @@ export type TrainConfig = typeof TrainConfig.Type
 
 const failure = (message: string, cause?: unknown) => new StageFailure({ stage: "train", message, cause })
 
-// Files of the model directory that describe the tokenizer; they travel with the trained weights.
+// The weights and model config, which the export writes anew; every other file of the model
+// directory (the tokenizer's) is copied beside the trained weights.
 const weightFile = /^(config\.json|.*\.safetensors|model\.safetensors\.index\.json)$/
 
-/** Sum of losses and scored tokens over `batches`, without gradients. */
+/** The mean token loss over `batches` (null when they score no token), without gradients. */
 const evaluate = (model: NativeModel, batches: ReadonlyArray<Batch>) =>
   Effect.tryPromise({
     try: async () => {
