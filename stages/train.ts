@@ -54,7 +54,7 @@ export type TrainConfig = typeof TrainConfig.Type
 const failure = (message: string, cause?: unknown) => new StageFailure({ stage: "train", message, cause })
 
 // The weights and model config, which the export writes anew; every other file of the model
-// directory (the tokenizer's) is copied beside the trained weights.
+// directory (tokenizer files, generation_config.json) is copied beside the trained weights.
 const weightFile = /^(config\.json|.*\.safetensors|model\.safetensors\.index\.json)$/
 
 /** The mean token loss over `batches` (null when they score no token), without gradients. */
