@@ -14,6 +14,7 @@ const byCountThenWord = (a: [string, number], b: [string, number]) => b[1] - a[1
 export const count = defineStage({
   name: "count",
   module: import.meta.url,
+  reads: [],
   config: Schema.Struct({}),
   inputs: { words: Table(wordsSchema) },
   outputs: { counts: Table(countsSchema) },
@@ -31,6 +32,7 @@ export const count = defineStage({
 export const top = defineStage({
   name: "top",
   module: import.meta.url,
+  reads: [],
   config: Schema.Struct({ size: Schema.Int.pipe(withDefault(20)) }),
   inputs: { counts: Table(countsSchema) },
   outputs: { top: Table(countsSchema) },
@@ -41,6 +43,7 @@ export const top = defineStage({
 export const lengths = defineStage({
   name: "lengths",
   module: import.meta.url,
+  reads: [],
   config: Schema.Struct({}),
   inputs: { documents: Table(documentsSchema) },
   outputs: { stats: Blob() },
@@ -57,6 +60,7 @@ export const lengths = defineStage({
 export const report = defineStage({
   name: "report",
   module: import.meta.url,
+  reads: [],
   config: Schema.Struct({}),
   inputs: { top: Table(countsSchema), stats: Blob() },
   outputs: { report: Blob() },
@@ -77,6 +81,7 @@ export const report = defineStage({
 export const shard = defineStage({
   name: "shard",
   module: import.meta.url,
+  reads: [],
   config: Schema.Struct({ size: Schema.Int.pipe(withDefault(50)) }),
   inputs: { documents: Table(documentsSchema) },
   outputs: { shards: Files() },

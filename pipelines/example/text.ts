@@ -25,6 +25,7 @@ const rng = (seed: number) => {
 export const generate = defineStage({
   name: "generate",
   module: import.meta.url,
+  reads: ["seed"],
   config: Schema.Struct({
     documents: Schema.Int.pipe(withDefault(200)),
     words: Schema.Int.pipe(withDefault(40))
@@ -46,6 +47,7 @@ export const generate = defineStage({
 export const normalize = defineStage({
   name: "normalize",
   module: import.meta.url,
+  reads: [],
   config: Schema.Struct({ lowercase: Schema.Boolean.pipe(withDefault(true)) }),
   inputs: { documents: Table(documentsSchema) },
   outputs: { documents: Table(documentsSchema) },
@@ -66,6 +68,7 @@ export const normalize = defineStage({
 export const words = defineStage({
   name: "words",
   module: import.meta.url,
+  reads: [],
   config: Schema.Struct({ minLength: Schema.Int.pipe(withDefault(1)) }),
   inputs: { documents: Table(documentsSchema) },
   outputs: { words: Table(wordsSchema) },
