@@ -3,31 +3,32 @@
  */
 import type { Conversation } from "./conversation.ts"
 
-/** Literal replacements applied to the content of every message; longer keys go first so "{{name}}" beats "name". */
+/**
+ * Literal replacements applied to the content of every message in one pass, so text a replacement
+ * inserts is never replaced again; where keys overlap the leftmost wins, then the longest, so
+ * "{{name}}" beats "name".
+ */
 export interface Replacer {
   readonly apply: (conversation: Conversation) => { readonly conversation: Conversation; readonly count: number }
 }
 
-const occurrences = (text: string, key: string): number => text.split(key).length - 1
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
-/** A replacer for `table` (placeholder → text). Order of application does not depend on key order. */
+/** A replacer for `table` (placeholder → text). The result does not depend on key order. */
 export const makeReplacer = (table: Readonly<Record<string, string>>): Replacer => {
-  const pairs = Object.entries(table)
-    .filter(([key]) => key !== "")
-    .sort(([a], [b]) => b.length - a.length || (a < b ? -1 : a > b ? 1 : 0))
+  const values = new Map(Object.entries(table).filter(([key]) => key !== ""))
+  if (values.size === 0) return { apply: (conversation) => ({ conversation, count: 0 }) }
+  // An alternation tries its branches in order: longest first makes the longest key at a position win.
+  const keys = [...values.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : a > b ? 1 : 0))
+  const pattern = new RegExp(keys.map(escapeRegExp).join("|"), "g")
   return {
     apply: (conversation) => {
-      if (pairs.length === 0) return { conversation, count: 0 }
       let count = 0
       const messages = conversation.messages.map((m) => {
-        let content = m.content
-        for (const [key, value] of pairs) {
-          const found = occurrences(content, key)
-          if (found > 0) {
-            count += found
-            content = content.replaceAll(key, value)
-          }
-        }
+        const content = m.content.replace(pattern, (key) => {
+          count++
+          return values.get(key)!
+        })
         return content === m.content ? m : { ...m, content }
       })
       return { conversation: { ...conversation, messages }, count }
