@@ -185,7 +185,12 @@ const materialise = (ref: ArtifactRef): Effect.Effect<FilesRef, StoreError, Stor
       if (!isInside(target, dir)) {
         return yield* new StoreError({ method: "materialise", key: file.path, message: "path escapes its tree" })
       }
-      const source = store.objectPath(file.digest as Digest)
+      // Sizes are checked as for a blob; the full hash is `pipeline verify`'s job.
+      const object = { digest: file.digest as Digest, size: file.size }
+      if (!(yield* store.hasObject(object))) {
+        return yield* new StoreError({ method: "materialise", key: file.digest, message: `object of ${file.path} missing` })
+      }
+      const source = store.objectPath(object.digest)
       yield* Effect.tryPromise({
         try: async () => {
           await mkdir(dirname(target), { recursive: true })

@@ -4,13 +4,16 @@
  * bytes did not change is re-hashed in place rather than copied into the store again.
  */
 import { createHash } from "node:crypto"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Files } from "../../src/index.ts"
+import { readArtifacts } from "../../src/runner/Artifacts.ts"
 import { importDir, importFile, loadStatCache } from "../../src/runner/External.ts"
+import { layerDisk } from "../../src/store/DiskStore.ts"
 import { layerMemory } from "../../src/store/MemoryStore.ts"
 import { Store, type StoreShape } from "../../src/store/Store.ts"
 
@@ -52,6 +55,19 @@ describe("external inputs", () => {
       { path: "config.json", size: 2, digest: sha256(join(blobs, "config")) },
       { path: "shards/weights", size: 1, digest: sha256(join(blobs, "sub", "weights")) }
     ])
+  })
+
+  it("refuse a stored directory whose file lost bytes when a stage reads it", async () => {
+    const tree = join(dir, "tree")
+    mkdirSync(tree)
+    writeFileSync(join(tree, "a.txt"), "all of it")
+    const outcome = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const store = yield* Store
+      const ref = yield* Effect.flatMap(loadStatCache, (cache) => importDir(cache, tree))
+      truncateSync(store.objectPath(ref.files![0]!.digest as never), 3)
+      return yield* readArtifacts({ tree: Files() }, { tree: ref }).pipe(Effect.flip)
+    }).pipe(Effect.provide(layerDisk(join(dir, "store")).pipe(Layer.provide(NodeServices.layer))))))
+    expect(outcome).toMatchObject({ _tag: "StoreError", message: "object of a.txt missing" })
   })
 
   it("re-hash a touched file in place and copy it only when its bytes changed", async () => {
