@@ -2,7 +2,7 @@
  * The normalised conversation every row format produces (one row of the load stage's output,
  * contract C), and the checks every conversation must pass whatever format it came from.
  */
-import { collectUnknownKeys, fieldPath, isAbsent, isRecord, optionalString } from "./fields.ts"
+import { collectUnknownKeys, fieldPath, isAbsent, isRecord, optionalString, requireString } from "./fields.ts"
 import type { FieldIssue } from "./report.ts"
 import { quote, typeName } from "./report.ts"
 import { normaliseToolCalls } from "./tools.ts"
@@ -77,7 +77,10 @@ export const normaliseMessages = (
         reason: `only assistant messages make tool calls, this one is ${role}`
       })
     }
-    const content = readContent(item.content, fieldPath(field, "content"), !isAbsent(item.tool_calls), issues)
+    // An assistant turn that only calls tools may leave its content out (OpenAI form).
+    const content = isAbsent(item.content) && !isAbsent(item.tool_calls)
+      ? ""
+      : requireString(item, "content", field, issues, "non_string_content")
     const name = optionalString(item, "name", field, issues) ?? null
     if (role !== undefined && content !== undefined) messages.push({ role, content, tool_calls: toolCalls, name })
   })
@@ -94,25 +97,6 @@ const readRole = (value: unknown, field: string, issues: Array<FieldIssue>): Rol
     return undefined
   }
   return value as Role
-}
-
-/** Content must be text; an assistant turn that only calls tools may leave it out (OpenAI form). */
-const readContent = (
-  value: unknown,
-  field: string,
-  hasToolCalls: boolean,
-  issues: Array<FieldIssue>
-): string | undefined => {
-  if (isAbsent(value)) {
-    if (hasToolCalls) return ""
-    issues.push({ field, kind: "missing_field", reason: "missing (expected a string)" })
-    return undefined
-  }
-  if (typeof value !== "string") {
-    issues.push({ field, kind: "non_string_content", reason: `expected a string, got ${typeName(value)}` })
-    return undefined
-  }
-  return value
 }
 
 /**

@@ -2,7 +2,7 @@
  * Small checks shared by the row formats: what a row field holds and which keys a row has that no
  * format reads (those are counted, never dropped silently).
  */
-import type { FieldIssue } from "./report.ts"
+import type { FieldIssue, IssueKind } from "./report.ts"
 import { typeName } from "./report.ts"
 
 /** A JSON object (not a list, not null). */
@@ -16,12 +16,16 @@ export const isAbsent = (value: unknown): value is null | undefined => value ===
 export const fieldPath = (parent: string, child: string | number): string =>
   typeof child === "number" ? `${parent}[${child}]` : parent === "" ? child : `${parent}.${child}`
 
-/** A required string field; pushes an issue and returns undefined when it is absent or not a string. */
+/**
+ * A required string field; pushes an issue and returns undefined when it is absent or not a
+ * string (an issue of kind `wrongType`: message contents report `non_string_content`).
+ */
 export const requireString = (
   record: Record<string, unknown>,
   key: string,
   path: string,
-  issues: Array<FieldIssue>
+  issues: Array<FieldIssue>,
+  wrongType: IssueKind = "wrong_type"
 ): string | undefined => {
   const value = record[key]
   const field = fieldPath(path, key)
@@ -30,7 +34,7 @@ export const requireString = (
     return undefined
   }
   if (typeof value !== "string") {
-    issues.push({ field, kind: "wrong_type", reason: `expected a string, got ${typeName(value)}` })
+    issues.push({ field, kind: wrongType, reason: `expected a string, got ${typeName(value)}` })
     return undefined
   }
   return value
