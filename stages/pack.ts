@@ -112,7 +112,7 @@ export const planBins = (
   )
 
 /** Concatenates the documents of each bin into one row. */
-export const assembleRows = (documents: ReadonlyArray<Document>, bins: ReadonlyArray<ReadonlyArray<number>>): PackedColumns => {
+const assembleRows = (documents: ReadonlyArray<Document>, bins: ReadonlyArray<ReadonlyArray<number>>): PackedColumns => {
   let total = 0
   let longest = 0
   for (const doc of documents) {

@@ -41,7 +41,7 @@ export const TemplateConfig = Schema.Struct({
 })
 
 /** One row of the conversation table as template input (tool calls and tools parsed from JSON). */
-export const readConversation = (table: arrow.Table<ConversationColumns>, i: number) => {
+const readConversation = (table: arrow.Table<ConversationColumns>, i: number) => {
   const row = table.get(i)!
   const source = row.source
   const parse = (text: string, field: string): unknown => {
@@ -65,7 +65,7 @@ export const readConversation = (table: arrow.Table<ConversationColumns>, i: num
 }
 
 /** Builds the rendered table. */
-export const toRenderedTable = (
+const toRenderedTable = (
   rows: ReadonlyArray<RenderedConversation & { readonly source: string }>
 ): arrow.Table<RenderedColumns> =>
   tableFrom(renderedSchema, {

@@ -44,7 +44,7 @@ export const loadEncoder = (path: string): TokenEncoder =>
   new TokenEncoder(JSON.parse(readFileSync(path, "utf8")) as object, {})
 
 /** The outcome counts of a tokenize run, as stage metrics. */
-export interface TokenizeCounts {
+interface TokenizeCounts {
   examples: number
   tokens: number
   trainedTokens: number
@@ -94,7 +94,7 @@ export const tokenizeRows = (
 }
 
 /** Rows of the rendered table as plain objects. */
-export function* renderedRows(table: arrow.Table<RenderedColumns>) {
+function* renderedRows(table: arrow.Table<RenderedColumns>) {
   const text = table.getChild("text")!
   const spans = table.getChild("spans")!
   const source = table.getChild("source")!
@@ -109,7 +109,7 @@ export function* renderedRows(table: arrow.Table<RenderedColumns>) {
 }
 
 /** Builds the tokenized table. */
-export const toTokenizedTable = (
+const toTokenizedTable = (
   examples: ReadonlyArray<{ inputIds: Int32Array; labels: Int32Array; source: string }>
 ): arrow.Table<TokenizedColumns> =>
   tableFrom(tokenizedSchema, {

@@ -39,7 +39,7 @@ const endsWithRun = (ids: ReadonlyArray<number>, run: ReadonlyArray<number>): bo
   run.length <= ids.length && run.every((id, k) => ids[ids.length - run.length + k] === id)
 
 /** The spans a mode trains: all of them, or those of the last assistant turn. */
-export const selectSpans = (spans: ReadonlyArray<Span>, mode: MaskMode): ReadonlyArray<Span> => {
+const selectSpans = (spans: ReadonlyArray<Span>, mode: MaskMode): ReadonlyArray<Span> => {
   if (mode !== "completion_only" || spans.length === 0) return spans
   const last = Math.max(...spans.map((s) => s.turn))
   return spans.filter((s) => s.turn === last)

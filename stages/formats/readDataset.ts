@@ -72,7 +72,7 @@ const readText = (bytes: Uint8Array, fileName: string): Effect.Effect<RawRows, D
   )
 
 /** Reads the rows of a dataset file of any supported type. */
-export const readRawRows = (bytes: Uint8Array, fileName: string): Effect.Effect<RawRows, DatasetError> => {
+const readRawRows = (bytes: Uint8Array, fileName: string): Effect.Effect<RawRows, DatasetError> => {
   switch (sniff(bytes)) {
     case "parquet":
       return readParquet(bytes, fileName)
