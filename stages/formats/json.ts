@@ -1,5 +1,6 @@
 /**
- * A JSON array of rows. Locations are the line on which each element starts.
+ * A JSON array of rows. Locations are the line on which each element starts, and the column too
+ * when the element before started on the same line (in a minified file every element is on line 1).
  *
  * JSON.parse keeps no positions, so a small scanner finds where each top-level element begins
  * and ends (tracking strings and nesting only) and each element is parsed on its own: a broken
@@ -32,6 +33,7 @@ export const readJsonArray = (text: string, fileName: string): Effect.Effect<Raw
     let i = 0
     let line = 1
     let lineStart = 0
+    let previousLine = 0
     const skipSpace = () => {
       while (i < n && isSpace(text.charCodeAt(i))) {
         if (text.charCodeAt(i) === NEWLINE) {
@@ -85,7 +87,8 @@ export const readJsonArray = (text: string, fileName: string): Effect.Effect<Raw
         }
       }
       const slice = text.slice(start, i)
-      const location = `${fileName}:${startLine}`
+      const location = startLine === previousLine ? `${fileName}:${startLine}:${startColumn}` : `${fileName}:${startLine}`
+      previousLine = startLine
       try {
         rows.push({ location, value: JSON.parse(slice) })
       } catch (error) {

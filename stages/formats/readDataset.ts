@@ -137,7 +137,7 @@ export const readDataset = (
       rows.push({ conversation: replaced.conversation, source: row.location })
     }
     // Parse failures and format issues are collected apart; users read them in file order (sort is stable).
-    reports.sort((a, b) => locationNumber(a.location) - locationNumber(b.location))
+    reports.sort(inFileOrder(fileName))
     return {
       format: format.name,
       rows,
@@ -149,4 +149,15 @@ export const readDataset = (
     }
   })
 
-const locationNumber = (location: string): number => Number(/(\d+)$/.exec(location)?.[1] ?? 0)
+/** Orders reports at `file:line`, `file:line:column` (JSON array elements sharing a line) or `file:row n`. */
+const inFileOrder = (fileName: string) => {
+  const position = (location: string): [number, number] => {
+    const [line, column] = location.slice(fileName.length + 1).replace(/^row /, "").split(":").map(Number)
+    return [line || 0, column || 0]
+  }
+  return (a: RowReport, b: RowReport): number => {
+    const [lineA, columnA] = position(a.location)
+    const [lineB, columnB] = position(b.location)
+    return lineA - lineB || columnA - columnB
+  }
+}
