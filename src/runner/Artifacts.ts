@@ -13,7 +13,7 @@ import type { ArtifactSpec, BlobRef, FilesRef, InputSpec } from "../Artifact.ts"
 import { canonicalJson } from "../key/Canonical.ts"
 import type { Digest } from "../store/Digest.ts"
 import { Store, StoreError, type CorruptObject } from "../store/Store.ts"
-import type { ArtifactRef } from "./Records.ts"
+import type { ArtifactRef, FileEntry } from "./Records.ts"
 
 /** A stage produced an output that does not match its declaration. */
 export class OutputMismatch extends Schema.TaggedError<OutputMismatch>()("OutputMismatch", {
@@ -28,8 +28,8 @@ const fsError = (method: string, key: string) => (cause: unknown) =>
 
 /** Every object an artifact consists of (a directory's listing and each of its files). */
 export const objectsOf = (ref: ArtifactRef): Array<{ digest: Digest; size: number }> => [
-  { digest: ref.digest as Digest, size: ref.size },
-  ...(ref.files ?? []).map((file) => ({ digest: file.digest as Digest, size: file.size }))
+  { digest: ref.digest, size: ref.size },
+  ...(ref.files ?? []).map((file) => ({ digest: file.digest, size: file.size }))
 ]
 
 /** Whether every object of every ref is in the store (a quarantined or swept object makes this false). */
@@ -70,7 +70,7 @@ export const listTree = async (root: string, followLinks: boolean): Promise<Arra
 
 /** Stores the canonical listing of a tree (sorted by path) and returns the tree's ref. */
 export const putListing = (
-  entries: ReadonlyArray<{ path: string; size: number; digest: string }>,
+  entries: ReadonlyArray<FileEntry>,
   name: string
 ): Effect.Effect<ArtifactRef, StoreError, Store> =>
   Effect.gen(function*() {
@@ -88,7 +88,7 @@ const putTree = (dir: string, name: string, move: boolean): Effect.Effect<Artifa
   Effect.gen(function*() {
     const store = yield* Store
     const paths = yield* Effect.tryPromise({ try: () => listTree(dir, false), catch: fsError("putTree", dir) })
-    const files: Array<{ path: string; size: number; digest: string }> = []
+    const files: Array<FileEntry> = []
     for (const path of paths) {
       const ref = yield* store.putFile(join(dir, ...path.split("/")), { move })
       files.push({ path, size: ref.size, digest: ref.digest })
@@ -186,7 +186,7 @@ const materialise = (ref: ArtifactRef): Effect.Effect<FilesRef, StoreError, Stor
         return yield* new StoreError({ method: "materialise", key: file.path, message: "path escapes its tree" })
       }
       // Sizes are checked as for a blob; the full hash is `pipeline verify`'s job.
-      const object = { digest: file.digest as Digest, size: file.size }
+      const object = { digest: file.digest, size: file.size }
       if (!(yield* store.hasObject(object))) {
         return yield* new StoreError({ method: "materialise", key: file.digest, message: `object of ${file.path} missing` })
       }
@@ -215,13 +215,13 @@ export const readArtifact = (
     const store = yield* Store
     switch (specOf(spec).kind) {
       case "table": {
-        const bytes = yield* store.readBytes({ digest: ref.digest as Digest, size: ref.size })
+        const bytes = yield* store.readBytes({ digest: ref.digest, size: ref.size })
         const arrow = yield* Effect.promise(arrowModule)
         return arrow.tableFromIPC(bytes)
       }
       case "blob": {
         // Size is checked here; the full hash is `pipeline verify`'s job (a model file can be GBs).
-        const object = { digest: ref.digest as Digest, size: ref.size }
+        const object = { digest: ref.digest, size: ref.size }
         if (!(yield* store.hasObject(object))) {
           return yield* new StoreError({ method: "readArtifact", key: ref.digest, message: "object missing" })
         }

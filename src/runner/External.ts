@@ -7,11 +7,11 @@ import { randomBytes } from "node:crypto"
 import { readFile, rename, stat, writeFile } from "node:fs/promises"
 import { basename, join } from "node:path"
 import { Effect, Ref, Schema } from "effect"
-import type { Digest } from "../store/Digest.ts"
+import { type Digest, isDigest } from "../store/Digest.ts"
 import { Store, StoreError } from "../store/Store.ts"
 import { hashFile } from "../store/HashFile.ts"
 import { listTree, putListing } from "./Artifacts.ts"
-import type { ArtifactRef } from "./Records.ts"
+import type { ArtifactRef, FileEntry } from "./Records.ts"
 
 /** An external input named by the pipeline file does not exist or cannot be read. */
 export class MissingInput extends Schema.TaggedError<MissingInput>()("MissingInput", {
@@ -23,7 +23,7 @@ interface StatEntry {
   readonly size: number
   readonly mtimeMs: number
   readonly ino: number
-  readonly digest: string
+  readonly digest: Digest
   readonly checkedAtMs: number
 }
 
@@ -41,12 +41,15 @@ export interface StatCache {
 
 const cacheFile = (root: string) => join(root, "statcache.json")
 
-/** Loads the stat cache (an unreadable cache is an empty one: it only saves work). */
+/** Loads the stat cache (an unreadable cache is an empty one, an entry without a digest is dropped: it only saves work). */
 export const loadStatCache = Effect.gen(function*() {
   const store = yield* Store
   const file = cacheFile(store.root)
   const entries = yield* Effect.promise(() =>
-    readFile(file, "utf8").then((text) => JSON.parse(text) as Record<string, StatEntry>).catch(() => ({}))
+    readFile(file, "utf8")
+      .then((text) => Object.entries(JSON.parse(text) as Record<string, { digest?: unknown }>))
+      .then((entries) => Object.fromEntries(entries.filter(([, entry]) => isDigest(entry.digest))) as Record<string, StatEntry>)
+      .catch(() => ({}))
   )
   return { entries: yield* Ref.make(entries), file } satisfies StatCache
 })
@@ -79,7 +82,7 @@ export const importFile = (cache: StatCache, path: string): Effect.Effect<Artifa
     if (!info.isFile()) return yield* new MissingInput({ path, message: "not a regular file" })
     const cached = (yield* Ref.get(cache.entries))[path]
     const stored = cached !== undefined && cached.size === info.size &&
-        (yield* store.hasObject({ digest: cached.digest as Digest, size: cached.size }))
+        (yield* store.hasObject({ digest: cached.digest, size: cached.size }))
       ? cached
       : undefined
     const trusted = stored !== undefined && stored.mtimeMs === info.mtimeMs && stored.ino === info.ino &&
@@ -104,7 +107,7 @@ export const importDir = (cache: StatCache, path: string): Effect.Effect<Artifac
   Effect.gen(function*() {
     const info = yield* statOf(path)
     if (!info.isDirectory()) return yield* new MissingInput({ path, message: "not a directory" })
-    const files: Array<{ path: string; size: number; digest: string }> = []
+    const files: Array<FileEntry> = []
     const tree = yield* Effect.tryPromise({
       try: () => listTree(path, true),
       catch: (cause) => new MissingInput({ path, message: `cannot read the directory: ${cause instanceof Error ? cause.message : String(cause)}` })

@@ -3,10 +3,13 @@
  * stage's outputs) and run records (what one `pipeline run` did). The store treats both as opaque.
  */
 import { Schema } from "effect"
+import { Key } from "../key/Key.ts"
 import { KeyManifest } from "../key/Manifest.ts"
+import { Digest } from "../store/Digest.ts"
 
 /** One file of a directory artifact. */
-export const FileEntry = Schema.Struct({ path: Schema.String, size: Schema.Number, digest: Schema.String })
+export const FileEntry = Schema.Struct({ path: Schema.String, size: Schema.Number, digest: Digest })
+export type FileEntry = typeof FileEntry.Type
 
 /**
  * A stored artifact. `digest` names its content: the IPC file of a table, the bytes of a blob, the
@@ -14,7 +17,7 @@ export const FileEntry = Schema.Struct({ path: Schema.String, size: Schema.Numbe
  */
 export const ArtifactRef = Schema.Struct({
   kind: Schema.Literals(["table", "blob", "files"]),
-  digest: Schema.String,
+  digest: Digest,
   size: Schema.Number,
   /** Output name, or the basename of an external file. */
   name: Schema.String,
@@ -27,7 +30,7 @@ export const Metrics = Schema.Record(Schema.String, Schema.Union([Schema.Number,
 
 /** The stage record, `stages/<key>.json`: written after every output object, so it is the commit point. */
 export const StageRecord = Schema.Struct({
-  key: Schema.String,
+  key: Key,
   manifest: KeyManifest,
   outputs: Schema.Record(Schema.String, ArtifactRef),
   metrics: Metrics,
@@ -45,7 +48,7 @@ export const RunStage = Schema.Struct({
   id: Schema.String,
   stage: Schema.String,
   status: StageStatus,
-  key: Schema.optional(Schema.String),
+  key: Schema.optional(Key),
   manifest: Schema.optional(KeyManifest),
   inputs: Schema.optional(Schema.Record(Schema.String, Schema.NullOr(ArtifactRef))),
   outputs: Schema.optional(Schema.Record(Schema.String, ArtifactRef)),

@@ -5,7 +5,7 @@
  * `Digest` has always been checked (or computed) rather than merely asserted.
  */
 import { createHash, type Hash } from "node:crypto"
-import { Option, Schema } from "effect"
+import { Schema } from "effect"
 
 const pattern = /^[0-9a-f]{64}$/
 
@@ -20,9 +20,6 @@ export type Digest = typeof Digest.Type
 
 /** Whether `value` is a well-formed digest. */
 export const isDigest = (value: unknown): value is Digest => typeof value === "string" && pattern.test(value)
-
-/** Parses untrusted text (a file name, a CLI argument) into a digest. */
-export const parse = (value: string): Option.Option<Digest> => (isDigest(value) ? Option.some(value) : Option.none())
 
 /** A fresh incremental sha256, for streaming. Finish it with `fromHash`. */
 export const hasher = (): Hash => createHash("sha256")
