@@ -173,86 +173,78 @@ std::string Model::validate_batch(const int32_t* ids, const int32_t* labels, con
 // ----------------------------------------------------------------------------
 // activations
 
-int64_t Model::layer_act_floats(int N) const {
-  const int64_t C = cfg_.C, F = cfg_.F, H = cfg_.H, KVH = cfg_.KVH, QD = H * cfg_.D, KD = KVH * cfg_.D;
-  int64_t n = aligned(N * C) + aligned(N) + aligned(N * QD) + 2 * aligned(N * KD) + aligned(N * QD) +
-              aligned(N * H) + 2 * aligned(N * C) + aligned(N) + 3 * aligned(N * F);
-  if (cfg_.qk_norm) n += aligned(N * QD) + aligned(N * H) + aligned(N * KD) + aligned(N * KVH);
-  return n;
-}
-
-void Model::layer_views(LayerActs& a, float* base, int N) const {
-  const int64_t C = cfg_.C, F = cfg_.F, H = cfg_.H, KVH = cfg_.KVH, QD = H * cfg_.D, KD = KVH * cfg_.D;
-  auto take = [&](int64_t n) {
-    float* p = base;
-    base += aligned(n);
+// Hands out consecutive aligned slices of a buffer; with a null base it only counts them, so the
+// activations are sized and carved by the same code and the two cannot disagree.
+struct Carver {
+  float* base;
+  int64_t used = 0;
+  float* take(int64_t n) {
+    float* p = base == nullptr ? nullptr : base + used;
+    used += aligned(n);
     return p;
-  };
-  a.ln1 = take(N * C);
-  a.ln1_rstd = take(N);
+  }
+};
+
+void Model::layer_views(LayerActs& a, Carver& c, int N) const {
+  const int64_t C = cfg_.C, F = cfg_.F, H = cfg_.H, KVH = cfg_.KVH, QD = H * cfg_.D, KD = KVH * cfg_.D;
+  a.ln1 = c.take(N * C);
+  a.ln1_rstd = c.take(N);
   a.q_raw = a.q_rstd = a.k_raw = a.k_rstd = nullptr;
   if (cfg_.qk_norm) {
-    a.q_raw = take(N * QD);
-    a.q_rstd = take(N * H);
-    a.k_raw = take(N * KD);
-    a.k_rstd = take(N * KVH);
+    a.q_raw = c.take(N * QD);
+    a.q_rstd = c.take(N * H);
+    a.k_raw = c.take(N * KD);
+    a.k_rstd = c.take(N * KVH);
   }
-  a.q = take(N * QD);
-  a.k = take(N * KD);
-  a.v = take(N * KD);
-  a.att = take(N * QD);
-  a.lse = take(N * H);
-  a.res_mid = take(N * C);
-  a.ln2 = take(N * C);
-  a.ln2_rstd = take(N);
-  a.gate = take(N * F);
-  a.up = take(N * F);
-  a.h = take(N * F);
+  a.q = c.take(N * QD);
+  a.k = c.take(N * KD);
+  a.v = c.take(N * KD);
+  a.att = c.take(N * QD);
+  a.lse = c.take(N * H);
+  a.res_mid = c.take(N * C);
+  a.ln2 = c.take(N * C);
+  a.ln2_rstd = c.take(N);
+  a.gate = c.take(N * F);
+  a.up = c.take(N * F);
+  a.h = c.take(N * F);
+}
+
+int64_t Model::carve_acts(float* base, int N) {
+  const int64_t C = cfg_.C, F = cfg_.F, L = cfg_.L, QD = cfg_.H * cfg_.D, KD = cfg_.KVH * cfg_.D;
+  Carver c{base};
+  // The residual stream: every layer's input stays alive for its backward (and for recomputation).
+  res_stride_ = aligned(N * C);
+  residual_ = c.take((L + 1) * res_stride_);
+  lnf_ = c.take(N * C);
+  lnf_rstd_ = c.take(N);
+  layer_acts_.clear();
+  if (recompute_) {
+    layer_views(scratch_acts_, c, N);
+  } else {
+    layer_acts_.resize(L);
+    for (LayerActs& a : layer_acts_) layer_views(a, c, N);
+  }
+  dres_ = c.take(N * C);
+  dln_ = c.take(N * C);
+  dtmp_ = c.take(N * C);
+  dq_ = c.take(N * QD);
+  datt_ = c.take(N * QD);
+  dk_ = c.take(N * KD);
+  dk2_ = c.take(N * KD);
+  dv_ = c.take(N * KD);
+  dgate_ = c.take(N * F);
+  dup_ = c.take(N * F);
+  dh_ = c.take(N * F);
+  return c.used;
 }
 
 void Model::ensure_acts(int N) {
   if (N <= acts_N_) return;
-  const int64_t C = cfg_.C, F = cfg_.F, L = cfg_.L, QD = cfg_.H * cfg_.D, KD = cfg_.KVH * cfg_.D;
-  const int64_t per_layer = layer_act_floats(N);
-  const int64_t sets = recompute_ ? 1 : L;
-  const int64_t total = (L + 1) * aligned(N * C) + aligned(N * C) + aligned(N) + sets * per_layer +
-                        3 * aligned(N * C) + 2 * aligned(N * QD) + 3 * aligned(N * KD) + 3 * aligned(N * F);
+  // No views of the old buffer survive a failed allocation.
+  acts_N_ = 0;
   acts_.reset();
-  acts_ = alloc_floats(total);
-  float* base = acts_.get();
-  auto take = [&](int64_t n) {
-    float* p = base;
-    base += aligned(n);
-    return p;
-  };
-  // The residual stream: every layer's input stays alive for its backward (and for recomputation).
-  residual_ = base;
-  res_stride_ = aligned(N * C);
-  base += (L + 1) * res_stride_;
-  lnf_ = take(N * C);
-  lnf_rstd_ = take(N);
-  layer_acts_.clear();
-  if (recompute_) {
-    layer_views(scratch_acts_, base, N);
-    base += per_layer;
-  } else {
-    layer_acts_.resize(L);
-    for (int l = 0; l < L; l++) {
-      layer_views(layer_acts_[l], base, N);
-      base += per_layer;
-    }
-  }
-  dres_ = take(N * C);
-  dln_ = take(N * C);
-  dtmp_ = take(N * C);
-  dq_ = take(N * QD);
-  datt_ = take(N * QD);
-  dk_ = take(N * KD);
-  dk2_ = take(N * KD);
-  dv_ = take(N * KD);
-  dgate_ = take(N * F);
-  dup_ = take(N * F);
-  dh_ = take(N * F);
+  acts_ = alloc_floats(carve_acts(nullptr, N));
+  carve_acts(acts_.get(), N);
   targets_.assign(N, -100);
   acts_N_ = N;
 }

@@ -95,6 +95,8 @@ struct LayerActs {
   float* h;         // (N, F)      silu(gate) * up
 };
 
+struct Carver;
+
 class Model {
  public:
   Model(ModelConfig config, bool recompute);
@@ -141,8 +143,11 @@ class Model {
  private:
   void zero_grad();
   void ensure_acts(int N);
-  void layer_views(LayerActs& a, float* base, int N) const;
-  int64_t layer_act_floats(int N) const;
+  // Points a layer's saved activations (N tokens) at the next slices of c.
+  void layer_views(LayerActs& a, Carver& c, int N) const;
+  // Points every activation and backward scratch buffer for N tokens into base, or with base null
+  // only counts them; returns the floats they take.
+  int64_t carve_acts(float* base, int N);
   // Forward of layer l: reads x (N,C), writes its saved activations into a and the output into out (N,C).
   void layer_forward(int l, float* out, LayerActs& a, const float* x, const int32_t* pos, const int32_t* cu_seqlens,
                      int ndocs, int N);
