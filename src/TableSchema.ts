@@ -59,7 +59,8 @@ export const tableFrom = <T extends arrow.TypeMap>(
     const values = columns[field.name as keyof T] as ColumnValues<arrow.DataType> | undefined
     if (values === undefined) throw new Error(`tableFrom: column "${field.name}" is missing`)
     const vector = values instanceof arrow.Vector ? values : arrow.vectorFromArray(values as Array<unknown>, field.type)
-    const data = vector.data.length === 1 ? vector.data[0]! : arrow.makeVector(vector.data).unmemoize().data[0]!
+    if (vector.data.length !== 1) throw new Error(`tableFrom: column "${field.name}" has ${vector.data.length} chunks, expected one`)
+    const data = vector.data[0]!
     if (!field.nullable && data.nullCount > 0) throw new Error(`tableFrom: column "${field.name}" is not nullable`)
     return data
   })
