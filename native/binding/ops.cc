@@ -191,7 +191,8 @@ Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
   float* inp = a.f32(3, N * C);
   float* weight = a.f32(4, C);
   float* rstd = a.f32(5, N);
-  if (a.ok()) rmsnorm_backward(dinp, dweight, dout, inp, weight, rstd, N, C);
+  bool accumulate = a.flag(8);
+  if (a.ok()) rmsnorm_backward(dinp, dweight, dout, inp, weight, rstd, N, C, accumulate);
   return info.Env().Undefined();
 }
 
@@ -215,7 +216,8 @@ Napi::Value MatmulBackward(const Napi::CallbackInfo& info) {
   float* dout = a.f32(3, N * OC);
   float* inp = a.f32(4, N * C);
   float* weight = a.f32(5, OC * C);
-  if (a.ok()) matmul_backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+  bool accumulate = a.flag(9);
+  if (a.ok()) matmul_backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC, accumulate);
   return info.Env().Undefined();
 }
 
@@ -329,14 +331,15 @@ Napi::Value AdamwUpdate(const Napi::CallbackInfo& info) {
   Args a(info, "adamw_update");
   int64_t n = a.num(4);
   double lr = a.real(5), beta1 = a.real(6), beta2 = a.real(7), eps = a.real(8), wd = a.real(9);
-  int64_t step = a.num(10);
+  double grad_scale = a.real(10);
+  int64_t step = a.num(11);
   a.require(step >= 1, "step is 1-based");
   float* param = a.f32(0, n);
   float* m = a.f32(1, n);
   float* v = a.f32(2, n);
   float* grad = a.f32(3, n);
   if (a.ok())
-    adamw_update(param, m, v, grad, n, lr, beta1, beta2, eps, wd, static_cast<int>(step));
+    adamw_update(param, m, v, grad, n, lr, beta1, beta2, eps, wd, static_cast<float>(grad_scale), static_cast<int>(step));
   return info.Env().Undefined();
 }
 

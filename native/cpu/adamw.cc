@@ -8,7 +8,7 @@
 // Follows torch's single-tensor AdamW step on fp32 tensors: scalars are formed in double (Python floats) and
 // applied in float; m uses lerp (weight 1-beta1 < 0.5: m + w * (g - m)).
 void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n, double lr, double beta1,
-                  double beta2, double eps, double weight_decay, int step) {
+                  double beta2, double eps, double weight_decay, float grad_scale, int step) {
   double bc1 = 1.0 - std::pow(beta1, step);
   double bc2 = 1.0 - std::pow(beta2, step);
   float decay = static_cast<float>(1.0 - lr * weight_decay);
@@ -20,7 +20,7 @@ void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n
   float epsf = static_cast<float>(eps);
   parallel_for(n, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; i++) {
-      float g = grad[i];
+      float g = grad[i] * grad_scale;
       float p = param[i] * decay;
       float mi = w1 < 0.5f ? m[i] + w1 * (g - m[i]) : g - (g - m[i]) * (1.0f - w1);
       float vi = v[i] * b2 + w2 * (g * g);

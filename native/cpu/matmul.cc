@@ -17,9 +17,9 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
 }
 
 void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int N, int C, int OC) {
-  // dinp(N,C) = dout(N,OC) @ weight(OC,C)
-  if (dinp != nullptr) sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, false);
+                     const float* weight, int N, int C, int OC, bool accumulate) {
+  // dinp(N,C) (+)= dout(N,OC) @ weight(OC,C)
+  if (dinp != nullptr) sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, accumulate);
   // dweight(OC,C) += dout^T(OC,N) @ inp(N,C), dout^T(o,t) = dout[t*OC + o]
   sgemm(OC, C, N, dout, 1, OC, inp, C, 1, dweight, C, true);
   if (dbias != nullptr) {

@@ -2,6 +2,7 @@
 // the shape key. Decoding with a KV cache lives in generate.cc.
 #include "cpu/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -44,12 +45,6 @@ static void scale_inplace(float* x, float s, int64_t n) {
   parallel_for(n, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; i++) x[i] *= s;
   });
-}
-
-// dinp (N,C) += dout (N,OC) @ weight (OC,C): the input gradient of a linear whose input another
-// linear also reads (k and v share q's input, up shares gate's), added without a temporary.
-static void matmul_backward_dinp_accumulate(float* dinp, const float* dout, const float* weight, int N, int C, int OC) {
-  sgemm(N, C, OC, dout, OC, 1, weight, C, 1, dinp, C, true);
 }
 
 // ----------------------------------------------------------------------------
@@ -226,7 +221,6 @@ int64_t Model::carve_acts(float* base, int N) {
   }
   dres_ = c.take(N * C);
   dln_ = c.take(N * C);
-  dtmp_ = c.take(N * C);
   dq_ = c.take(N * QD);
   datt_ = c.take(N * QD);
   dk_ = c.take(N * KD);
@@ -324,19 +318,18 @@ double Model::eval_loss(int64_t* tokens, const int32_t* ids, const int32_t* labe
 void Model::layer_backward(int l, float* dres, const LayerActs& a, const float* x, const int32_t* pos,
                            const int32_t* cu_seqlens, int ndocs, int N) {
   const int C = cfg_.C, F = cfg_.F, H = cfg_.H, KVH = cfg_.KVH, D = cfg_.D, QD = H * D, KD = KVH * D;
-  const int64_t NC = static_cast<int64_t>(N) * C;
   const LayerParams& P = p_.layers[l];
   const LayerParams& G = g_.layers[l];
   // dres is d(out) (N,C); out = res_mid + down(h)
-  matmul_backward(dh_, G.downw, nullptr, dres, a.h, P.downw, N, F, C);
+  matmul_backward(dh_, G.downw, nullptr, dres, a.h, P.downw, N, F, C, false);
   swiglu_backward(dgate_, dup_, dh_, a.gate, a.up, N, F);
-  matmul_backward(dln_, G.gatew, nullptr, dgate_, a.ln2, P.gatew, N, C, F);
-  matmul_backward(nullptr, G.upw, nullptr, dup_, a.ln2, P.upw, N, C, F);
-  matmul_backward_dinp_accumulate(dln_, dup_, P.upw, N, C, F);
-  rmsnorm_backward(dtmp_, G.ln2w, dln_, a.res_mid, P.ln2w, a.ln2_rstd, N, C);
-  add_inplace(dres, dtmp_, NC);
+  // gate and up both read ln2: their input gradients add up in dln_
+  matmul_backward(dln_, G.gatew, nullptr, dgate_, a.ln2, P.gatew, N, C, F, false);
+  matmul_backward(dln_, G.upw, nullptr, dup_, a.ln2, P.upw, N, C, F, true);
+  // the residual path already carries d(out) in dres: the norm's input gradient is added to it
+  rmsnorm_backward(dres, G.ln2w, dln_, a.res_mid, P.ln2w, a.ln2_rstd, N, C, true);
   // dres is now d(res_mid) (N,C); res_mid = x + o_proj(att)
-  matmul_backward(datt_, G.ow, nullptr, dres, a.att, P.ow, N, QD, C);
+  matmul_backward(datt_, G.ow, nullptr, dres, a.att, P.ow, N, QD, C, false);
   attention_backward(dq_, dk_, dv_, datt_, a.q, a.k, a.v, a.att, a.lse, cu_seqlens, ndocs, N, H, KVH, D);
   // undo RoPE: datt_ becomes d(q before RoPE) (N,H,D), dk2_ d(k before RoPE) (N,KVH,D)
   rope_backward(datt_, dq_, pos, cfg_.inv_freq.data(), cfg_.attention_scaling, N, H, D);
@@ -344,18 +337,16 @@ void Model::layer_backward(int l, float* dres, const LayerActs& a, const float* 
   const float* dqproj = datt_;
   const float* dkproj = dk2_;
   if (cfg_.qk_norm) {
-    rmsnorm_backward(dq_, G.qnw, datt_, a.q_raw, P.qnw, a.q_rstd, N * H, D);
-    rmsnorm_backward(dk_, G.knw, dk2_, a.k_raw, P.knw, a.k_rstd, N * KVH, D);
+    rmsnorm_backward(dq_, G.qnw, datt_, a.q_raw, P.qnw, a.q_rstd, N * H, D, false);
+    rmsnorm_backward(dk_, G.knw, dk2_, a.k_raw, P.knw, a.k_rstd, N * KVH, D, false);
     dqproj = dq_;
     dkproj = dk_;
   }
-  matmul_backward(dln_, G.qw, G.qb, dqproj, a.ln1, P.qw, N, C, QD);
-  matmul_backward(nullptr, G.kw, G.kb, dkproj, a.ln1, P.kw, N, C, KD);
-  matmul_backward_dinp_accumulate(dln_, dkproj, P.kw, N, C, KD);
-  matmul_backward(nullptr, G.vw, G.vb, dv_, a.ln1, P.vw, N, C, KD);
-  matmul_backward_dinp_accumulate(dln_, dv_, P.vw, N, C, KD);
-  rmsnorm_backward(dtmp_, G.ln1w, dln_, x, P.ln1w, a.ln1_rstd, N, C);
-  add_inplace(dres, dtmp_, NC);
+  // q, k and v all read ln1
+  matmul_backward(dln_, G.qw, G.qb, dqproj, a.ln1, P.qw, N, C, QD, false);
+  matmul_backward(dln_, G.kw, G.kb, dkproj, a.ln1, P.kw, N, C, KD, true);
+  matmul_backward(dln_, G.vw, G.vb, dv_, a.ln1, P.vw, N, C, KD, true);
+  rmsnorm_backward(dres, G.ln1w, dln_, x, P.ln1w, a.ln1_rstd, N, C, true);
   // dres is now d(x) (N,C)
 }
 
@@ -367,7 +358,7 @@ double Model::accumulate(int64_t* tokens, const int32_t* ids, const int32_t* lab
   const int64_t NC = res_stride_;
   // loss and d(lnf) (N,C); the output projection's gradient is accumulated inside
   double loss = fused_linear_cross_entropy(dln_, g_.lm_head, lnf_, p_.lm_head, targets_.data(), N, C, cfg_.V, 1.0f);
-  rmsnorm_backward(dres_, g_.lnfw, dln_, residual_ + L * NC, p_.lnfw, lnf_rstd_, N, C);
+  rmsnorm_backward(dres_, g_.lnfw, dln_, residual_ + L * NC, p_.lnfw, lnf_rstd_, N, C, false);
   for (int l = L - 1; l >= 0; l--) {
     const float* x = residual_ + l * NC;
     // the scratch still holds the last layer's activations from the forward pass
@@ -390,15 +381,14 @@ double Model::step(double tokens_in_step, double lr, double beta1, double beta2,
   scale_inplace(g, static_cast<float>(1.0 / tokens_in_step), num_params_);
   const double norm = std::sqrt(sum_squares(g, num_params_));
   if (!std::isfinite(norm)) return norm;
-  // torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied only when below 1
-  if (max_grad_norm > 0) {
-    const float coef = static_cast<float>(max_grad_norm / (norm + 1e-6));
-    if (coef < 1.0f) scale_inplace(g, coef, num_params_);
-  }
+  // torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied only when below 1;
+  // AdamW applies it as it reads each gradient
+  float clip = 1.0f;
+  if (max_grad_norm > 0) clip = std::min(1.0f, static_cast<float>(max_grad_norm / (norm + 1e-6)));
   step_count++;
   for (const TensorSlot& s : slots_)
     adamw_update(params_.get() + s.offset, m_.get() + s.offset, v_.get() + s.offset, g + s.offset, s.numel, lr,
-                 beta1, beta2, eps, s.decay ? weight_decay : 0.0, step_count);
+                 beta1, beta2, eps, s.decay ? weight_decay : 0.0, clip, step_count);
   zero_grad();
   return norm;
 }

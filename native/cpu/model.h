@@ -177,7 +177,6 @@ class Model {
   // Backward scratch, shared by all layers.
   float* dres_ = nullptr;   // (N, C)
   float* dln_ = nullptr;    // (N, C)
-  float* dtmp_ = nullptr;   // (N, C)
   float* dq_ = nullptr;     // (N, H, D)
   float* datt_ = nullptr;   // (N, H, D)
   float* dk_ = nullptr;     // (N, KVH, D)

@@ -21,9 +21,9 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* wei
 }
 
 // With g = dout * weight and xhat = x * rstd:
-//   dinp = rstd * (g - xhat * mean(g * xhat)),   dweight += sum_t dout * xhat
+//   dinp (+)= rstd * (g - xhat * mean(g * xhat)),   dweight += sum_t dout * xhat
 void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
-                      const float* rstd, int N, int C) {
+                      const float* rstd, int N, int C, bool accumulate) {
   parallel_for(N, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; t++) {
       const float* x = inp + t * C;
@@ -33,7 +33,10 @@ void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const floa
       double dot = 0.0;
       for (int c = 0; c < C; c++) dot += static_cast<double>(g[c] * weight[c]) * (x[c] * r);
       float m = static_cast<float>(dot / C);
-      for (int c = 0; c < C; c++) dx[c] = r * (g[c] * weight[c] - x[c] * r * m);
+      if (accumulate)
+        for (int c = 0; c < C; c++) dx[c] += r * (g[c] * weight[c] - x[c] * r * m);
+      else
+        for (int c = 0; c < C; c++) dx[c] = r * (g[c] * weight[c] - x[c] * r * m);
     }
   });
   // Partitioned over channels: every dweight element sums its tokens in token order on one thread.

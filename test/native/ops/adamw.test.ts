@@ -17,17 +17,20 @@ describeOracle("adamw against torch.optim.AdamW", () => {
     it(`n=${n} steps=${steps} lr=${lr} wd=${wd}`, () => {
       const ref = refs[i]!
       const grads = ref.f32("grads")
-      const run = () => {
+      // grad_scale multiplies each gradient as it is read: doubled gradients scaled by 0.5 are the same bits
+      const run = (scale = 1) => {
         const p = ref.f32("p0")
         const m = new Float32Array(n)
         const v = new Float32Array(n)
         for (let s = 0; s < steps; s++) {
-          ops.adamw_update!(p, m, v, grads.subarray(s * n, (s + 1) * n), n, lr, beta1, beta2, eps, wd, s + 1)
+          const g = grads.slice(s * n, (s + 1) * n).map((x) => x / scale)
+          ops.adamw_update!(p, m, v, g, n, lr, beta1, beta2, eps, wd, scale, s + 1)
         }
         return [p, m, v] as const
       }
       ops.set_num_threads!(2)
       const [p, m, v] = run()
+      run(0.5).forEach((x, j) => expect(Buffer.from(x.buffer).equals(Buffer.from([p, m, v][j]!.buffer)), `grad_scale 0.5, output ${j}`).toBe(true))
       expectClose("param", p, ref.f32("p"), 1e-5)
       expectClose("exp_avg", m, ref.f32("m"), 1e-5)
       expectClose("exp_avg_sq", v, ref.f32("v"), 1e-5)

@@ -26,7 +26,7 @@ describeOracle("matmul against torch F.linear", () => {
         const dx = new Float32Array(N * C)
         const dw = ref.f32("dw0")
         const db = ref.f32("db0")
-        ops.matmul_backward!(withDinp ? dx : null, dw, bias ? db : null, ref.f32("dout"), x, w, N, C, OC)
+        ops.matmul_backward!(withDinp ? dx : null, dw, bias ? db : null, ref.f32("dout"), x, w, N, C, OC, false)
         return [out, dx, dw, db] as const
       }
       ops.set_num_threads!(2)
@@ -36,6 +36,10 @@ describeOracle("matmul against torch F.linear", () => {
       expectClose("dweight (+=)", dw, ref.f32("dw"), 1e-4)
       if (bias) expectClose("dbias (+=)", db, ref.f32("db"), 1e-4)
       expectClose("dweight without dinp", run(false)[2], ref.f32("dw"), 1e-4)
+      // accumulating onto the reference's dinp doubles it
+      const dx2 = ref.f32("dx")
+      ops.matmul_backward!(dx2, ref.f32("dw0"), null, ref.f32("dout"), x, w, N, C, OC, true)
+      expectClose("dinp (+=)", dx2, ref.f32("dx").map((v) => 2 * v), 1e-4)
       expectThreadInvariant(() => run(true))
     })
   })

@@ -22,7 +22,7 @@ describeOracle("rmsnorm against transformers LlamaRMSNorm", () => {
         ops.rmsnorm_forward!(out, rstd, ref.f32("x"), ref.f32("w"), N, C, eps)
         const dx = new Float32Array(N * C)
         const dw = ref.f32("dw0")
-        ops.rmsnorm_backward!(dx, dw, ref.f32("dout"), ref.f32("x"), ref.f32("w"), rstd, N, C)
+        ops.rmsnorm_backward!(dx, dw, ref.f32("dout"), ref.f32("x"), ref.f32("w"), rstd, N, C, false)
         return [out, rstd, dx, dw] as const
       }
       ops.set_num_threads!(2)
@@ -31,6 +31,10 @@ describeOracle("rmsnorm against transformers LlamaRMSNorm", () => {
       expectClose("rstd", rstd, ref.f32("rstd"), 1e-5)
       expectClose("dinp", dx, ref.f32("dx"), 1e-4)
       expectClose("dweight (+=)", dw, ref.f32("dw"), 1e-4)
+      // accumulating onto the reference's dinp doubles it
+      const dx2 = ref.f32("dx")
+      ops.rmsnorm_backward!(dx2, ref.f32("dw0"), ref.f32("dout"), ref.f32("x"), ref.f32("w"), rstd, N, C, true)
+      expectClose("dinp (+=)", dx2, ref.f32("dx").map((v) => 2 * v), 1e-4)
       expectThreadInvariant(() => run())
     })
   })
