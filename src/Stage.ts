@@ -80,9 +80,10 @@ export interface StageDefinition<C extends ConfigSchema, I extends InputSpecs, O
   /**
    * The run-wide settings the stage reads: only these enter its key, so a new `--seed` or
    * `--sanity` does not recompute stages that ignore it (tokenization). Reading one that is not
-   * declared fails the stage. Default: both.
+   * declared fails the stage. A function of the config when that decides (a `dataSeed` in the
+   * config replaces the run's seed). Default: both.
    */
-  readonly reads?: ReadonlyArray<RunSetting>
+  readonly reads?: ReadonlyArray<RunSetting> | ((config: C["Type"]) => ReadonlyArray<RunSetting>)
   /** Declared environment facts that change results (backend, dtype, …); they enter the key. */
   readonly env?: (config: C["Type"]) => Readonly<Record<string, string>>
   readonly run: (ctx: RunContext<C["Type"], I>) => Effect.Effect<RunResult<O>, StageFailure, Scope.Scope>

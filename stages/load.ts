@@ -142,6 +142,7 @@ const readBlob = (blob: BlobRef): Effect.Effect<DatasetFile, StageFailure> =>
 export const load = defineStage({
   name: "load",
   module: import.meta.url,
+  reads: (config) => (config.dataSeed === undefined ? ["seed"] : []),
   config: LoadConfig,
   inputs: { train: Blob(), validation: Optional(Blob()) },
   outputs: { train: Table(conversationSchema), validation: Table(conversationSchema) },
@@ -149,7 +150,7 @@ export const load = defineStage({
     Effect.gen(function*() {
       const train = yield* readBlob(ctx.inputs.train)
       const validation = ctx.inputs.validation === undefined ? undefined : yield* readBlob(ctx.inputs.validation)
-      const loaded = yield* loadDatasets({ train, validation }, ctx.config, ctx.seed)
+      const loaded = yield* loadDatasets({ train, validation }, ctx.config, ctx.config.dataSeed ?? ctx.seed)
       for (const line of loaded.log) ctx.log(line)
       return {
         outputs: { train: toConversationTable(loaded.train), validation: toConversationTable(loaded.validation) },

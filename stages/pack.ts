@@ -218,12 +218,13 @@ export const packDocuments = (
 export const pack = defineStage({
   name: "pack",
   module: import.meta.url,
+  reads: (config) => (config.dataSeed === undefined ? ["seed"] : []),
   config: PackConfig,
   inputs: { tokens: Table(tokenizedSchema) },
   outputs: { packed: Table(packedSchema) },
   run: (ctx) =>
     Effect.gen(function*() {
-      const packed = yield* packDocuments(readTokenizedRows(ctx.inputs.tokens), ctx.config, ctx.seed)
+      const packed = yield* packDocuments(readTokenizedRows(ctx.inputs.tokens), ctx.config, ctx.config.dataSeed ?? ctx.seed)
       return { outputs: { packed: toPackedTable(packed.columns) }, metrics: packed.metrics }
     })
 })

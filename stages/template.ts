@@ -84,6 +84,7 @@ const failure = (error: unknown) =>
 export const template = defineStage({
   name: "template",
   module: import.meta.url,
+  reads: [],
   // The built-in templates are .jinja files read at run time, not imports.
   extraCode: ["./chat"],
   config: TemplateConfig,

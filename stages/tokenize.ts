@@ -124,6 +124,7 @@ const failure = (error: unknown) =>
 export const tokenize = defineStage({
   name: "tokenize",
   module: import.meta.url,
+  reads: [],
   config: TokenizeConfig,
   inputs: { rows: Table(renderedSchema), tokenizer: Blob() },
   outputs: { tokens: Table(tokenizedSchema) },

@@ -76,6 +76,7 @@ const evaluate = (model: NativeModel, batches: ReadonlyArray<Batch>) =>
 export const train = defineStage({
   name: "train",
   module: import.meta.url,
+  reads: ["seed", "sanity"],
   extraCode: ["../native/cpu", "../native/binding", "../native/addon.cc", "../native/binding.gyp"],
   config: TrainConfig,
   inputs: { train: Table(packedSchema), validation: Optional(Table(packedSchema)), model: Files() },

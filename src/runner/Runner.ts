@@ -130,8 +130,9 @@ const lookup = (key: Key) =>
     return (yield* allPresent(Object.values(record.value.outputs))) ? record : Option.none<StageRecord>()
   })
 
-/** The run-wide settings a stage reads (both when it does not say). */
-const readsOf = (stage: AnyStage): ReadonlySet<RunSetting> => new Set(stage.reads ?? ["seed", "sanity"])
+/** The run-wide settings a stage instance reads (both when its stage does not say). */
+const readsOf = (stage: AnyStage, config: unknown): ReadonlySet<RunSetting> =>
+  new Set(typeof stage.reads === "function" ? stage.reads(config) : stage.reads ?? ["seed", "sanity"])
 
 /** Turns a thrown exception inside a stage into its StageFailure (interruptions pass through). */
 export const defectsAsFailures = (id: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -227,7 +228,7 @@ export const runPipeline = (
         const tmpDir = yield* store.makeTmpDir
         const values = yield* readArtifacts(stage.inputs as Record<string, InputSpec>, inputs)
         const failure = (message: string, cause?: unknown) => new StageFailure({ stage: node.id, message, cause })
-        const reads = readsOf(stage)
+        const reads = readsOf(stage, conf.config)
         // A setting the key does not hold must not change the outputs, so reading it fails.
         const setting = <A>(name: RunSetting, value: A): A => {
           if (!reads.has(name)) throw new Error(`ctx.${name} is read, but "${name}" is not in the stage's reads`)
@@ -292,7 +293,7 @@ export const runPipeline = (
           const handle = node.inputs[name]
           inputs[name] = handle === undefined ? null : yield* outputsOf(handle.node, handle.output)
         }
-        const reads = readsOf(stage)
+        const reads = readsOf(stage, conf.config)
         const seed = reads.has("seed") ? stageSeed(runSeed, node.id) : null
         const sanity = reads.has("sanity") ? options.sanity : null
         const manifest = yield* manifestOf(conf, code.get(node.id)!, inputs, seed, sanity)

@@ -89,6 +89,18 @@ const doubled = defineStage({
     }))
 })
 
+/** Reads the run's seed only when its config names no seed of its own (like HF's data_seed). */
+const shuffled = defineStage({
+  name: "shuffled",
+  module: import.meta.url,
+  reads: (config) => (config.dataSeed === undefined ? ["seed"] : []),
+  config: Schema.Struct({ dataSeed: Schema.optional(Schema.Int) }),
+  inputs: {},
+  outputs: { report: Blob() },
+  run: (ctx) =>
+    Effect.sync(() => ({ outputs: { report: new TextEncoder().encode(String(ctx.config.dataSeed ?? ctx.seed)) } }))
+})
+
 /** Reads the seed without declaring it. */
 const sneaky = defineStage({
   name: "sneaky",
@@ -256,6 +268,15 @@ describe("runner", () => {
     expect(reseeded!.stages[1]!.manifest!.seed).toBeNull()
     expect(base!.stages[1]!.manifest!.env).toEqual({})
     expect(base!.stages[2]!.error).toBe(`Error: ctx.seed is read, but "seed" is not in the stage's reads`)
+  })
+
+  it("lets the config decide whether the run's seed is read", async () => {
+    const pipeline = definePipeline({ name: "dataSeed", seed: 5 }, (p) => {
+      p.add(shuffled, { name: "own", inputs: {}, config: { dataSeed: 3 } })
+      p.add(shuffled, { name: "runs", inputs: {} })
+    })
+    const [, reseeded] = await test(Effect.all([run(pipeline), run(pipeline, { seed: 6 })]))
+    expect(Object.fromEntries(reseeded!.stages.map((s) => [s.id, s.status]))).toEqual({ own: "hit", runs: "ran" })
   })
 
   it("rejects a decoded config without a canonical encoding, naming its path", async () => {
