@@ -1,7 +1,6 @@
 import { fixtures as shared } from "../support/fixtures.ts"
 import { Cause, Effect, Exit } from "effect"
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { cpSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
@@ -9,6 +8,7 @@ import { HfConfigError, loadHfModel, parameterShapes, parseHfConfig, readHfConfi
 import { exportedConfigJson } from "../../native/hfExport.ts"
 import { readSafetensors, writeSafetensors } from "../../native/safetensors.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
+import { testDir } from "./tempDir.ts"
 
 const script = fileURLToPath(new URL("./oracle/config_ref.py", import.meta.url))
 const fixtures = `${shared}/models`
@@ -111,7 +111,7 @@ describe("hfConfig: loading a model directory", () => {
   })
 
   const mutated = async (edit: (t: Record<string, { shape: ReadonlyArray<number>; data: Float32Array }>) => void) => {
-    const dir = mkdtempSync(join(tmpdir(), "hfcfg-"))
+    const dir = testDir("hfcfg-")
     cpSync(join(fixtures, "tiny-random-llama", "config.json"), join(dir, "config.json"))
     const tensors = await Effect.runPromise(readSafetensors(join(fixtures, "tiny-random-llama", "model.safetensors")))
     edit(tensors)
@@ -138,7 +138,7 @@ describe("hfConfig: loading a model directory", () => {
   })
 
   it("refuses a bad config.json with its file name", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hfcfg-"))
+    const dir = testDir("hfcfg-")
     writeFileSync(join(dir, "config.json"), "{ not json")
     const exit = await Effect.runPromiseExit(readHfConfig(dir))
     expect(Exit.isFailure(exit) && Cause.pretty(exit.cause)).toContain(`${join(dir, "config.json")}: not valid JSON`)

@@ -1,13 +1,13 @@
 /**
  * Training behaviour of the native model that needs no reference numbers: exact resume,
  * recomputation, non-finite detection, seeded sampling and stop tokens.
- * (Numerical parity with transformers is model.parity.test.ts, thread counts model.threads.test.ts.)
+ * (Numerical parity with transformers is parity.test.ts, thread counts model.threads.test.ts.)
  */
 import { join } from "node:path"
 import { beforeAll, describe, expect, test } from "vitest"
 import { NativeModel, NativeModelError } from "../../native/index.ts"
 import type { AdamWOptions, ModelConfig, ModelOptions, Weights } from "../../native/index.ts"
-import { fixtureModels, loadConfig, loadWeights, makeDocs, pack, sameBits, scoredTokens } from "./modelCases.ts"
+import { fixtureModels, loadModel, makeDocs, pack, sameBits, scoredTokens } from "./modelCases.ts"
 
 const dir = join(fixtureModels, "tiny-random-qwen2")
 const adamw: AdamWOptions = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1.0 }
@@ -33,8 +33,9 @@ const trained = async (steps: number, options: ModelOptions): Promise<NativeMode
 
 describe("native model training", () => {
   beforeAll(async () => {
-    config = loadConfig(dir)
-    weights = await loadWeights(dir)
+    const model = await loadModel(dir)
+    config = model.config
+    weights = model.weights
   })
 
   test("10 steps, save, restore, 10 more equals 20 straight, bit for bit", async () => {

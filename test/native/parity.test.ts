@@ -6,11 +6,11 @@
  */
 import { fixtures as shared } from "../support/fixtures.ts"
 import { Effect } from "effect"
-import { mkdirSync, mkdtempSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { beforeAll, expect, it } from "vitest"
+import { afterAll, beforeAll, expect, it } from "vitest"
 import { loadHfModel } from "../../native/hfConfig.ts"
 import type { HfModelConfig } from "../../native/hfConfig.ts"
 import { exportHfModel } from "../../native/hfExport.ts"
@@ -18,13 +18,14 @@ import { initWeights } from "../../native/init.ts"
 import { NativeModel } from "../../native/index.ts"
 import type { AdamWOptions, Batch, Weights } from "../../native/index.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
+import { maxAbsDiff, relL2 } from "./compare.ts"
 
 const script = fileURLToPath(new URL("./oracle/parity_ref.py", import.meta.url))
 const fixtures = `${shared}/models`
 
 const small = { vocab_size: 97, hidden_size: 36, intermediate_size: 52, num_hidden_layers: 2, max_position_embeddings: 128 }
-// Variants the acceptance list names: q/k norm, Llama 3 rope scaling, GQA ratios 1/2/4, tied and
-// untied, odd sizes (vocab 97, hidden 36 with head_dim 18, FFN 52).
+// Variants the acceptance list names: q/k norm (with head_dim 12 > hidden/heads 9), Llama 3 rope
+// scaling, GQA ratios 1/2/4, tied and untied, odd sizes (vocab 97, hidden 36 with head_dim 18, FFN 52).
 const generated: Record<string, { config: Record<string, unknown>; seed: number; bf16Shards?: string }> = {
   "qwen3-qknorm": {
     seed: 11,
@@ -82,32 +83,22 @@ const adam: AdamWOptions = { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDe
 // A decaying schedule, passed per step as the train stage does.
 const lrs = Array.from({ length: 10 }, (_, i) => 3e-3 * (1 - i / 20))
 const microBatches = [[0, 1], [2, 3]]
+// Greedy generation: 12 new tokens after this prompt unless token 2 comes first.
+const prompt = [1, 17, 42, 66, 5]
+const stop = [2]
+// A next token whose logit leads the runner-up by less than this is a tie rounding may break either way.
+const tieGap = 1e-4
 
 interface Reference {
   readonly logits: Array<number>
   readonly loss_sum: number
   readonly tokens: number
   readonly grads: Record<string, Array<number>>
+  readonly generated: Array<number>
+  readonly gaps: Array<number>
   readonly grad_norms: Array<number>
   readonly weights: Record<string, Array<number>>
   readonly noise_floor: Record<string, number>
-}
-
-const maxAbsDiff = (a: Float32Array, b: ReadonlyArray<number>): number => {
-  expect(a.length).toBe(b.length)
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!))
-  return m
-}
-
-const relL2 = (a: Float32Array, b: ReadonlyArray<number>): number => {
-  expect(a.length).toBe(b.length)
-  let diff = 0, norm = 0
-  for (let i = 0; i < a.length; i++) {
-    diff += (a[i]! - b[i]!) ** 2
-    norm += b[i]! ** 2
-  }
-  return norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm)
 }
 
 const worst = (ours: Weights, ref: Record<string, Array<number>>): { name: string; value: number } => {
@@ -117,7 +108,7 @@ const worst = (ours: Weights, ref: Record<string, Array<number>>): { name: strin
 }
 
 describeOracle("native engine parity with transformers", () => {
-  const root = mkdtempSync(join(tmpdir(), "parity-"))
+  let root: string
   const dirs: Record<string, string> = {
     "tiny-random-llama": join(fixtures, "tiny-random-llama"),
     "tiny-random-qwen2": join(fixtures, "tiny-random-qwen2")
@@ -127,6 +118,7 @@ describeOracle("native engine parity with transformers", () => {
   let reference: Record<string, Reference>
 
   beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), "parity-"))
     const specs = Object.fromEntries(Object.entries(generated).map(([n, g]) => [n, { config: g.config, seed: g.seed, bf16_shards: g.bf16Shards }]))
     runOracle(script, ["make", root], JSON.stringify(specs))
     for (const name of Object.keys(generated)) dirs[name] = join(root, name)
@@ -144,16 +136,22 @@ describeOracle("native engine parity with transformers", () => {
         docs: docs[names[0]!],
         micro_batches: microBatches,
         lrs,
+        prompt,
+        max_new_tokens: 12,
+        stop,
         adam: { beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weight_decay: adam.weightDecay, max_grad_norm: adam.maxGradNorm }
       }
       Object.assign(reference, JSON.parse(runOracle(script, ["run"], JSON.stringify(request))) as Record<string, Reference>)
     }
   }, 600_000)
+  afterAll(() => {
+    if (root !== undefined) rmSync(root, { recursive: true, force: true })
+  })
 
   const names = ["tiny-random-llama", "tiny-random-qwen2", ...Object.keys(generated)]
 
   for (const name of names) {
-    it(`${name}: logits, loss and every gradient on a packed batch`, async () => {
+    it(`${name}: logits, loss, every gradient on a packed batch, and greedy generation`, async () => {
       const ref = reference[name]!
       const model = NativeModel.create(models[name]!.config, models[name]!.weights, { threads: 1 })
       const batch = pack(docs[name]!)
@@ -161,6 +159,16 @@ describeOracle("native engine parity with transformers", () => {
       const { lossSum, tokens } = await model.accumulate(batch)
       const lossRel = Math.abs(lossSum - ref.loss_sum) / Math.abs(ref.loss_sum)
       const grad = worst(model.gradients(), ref.grads)
+      // evaluation runs the same forward pass and loss, without gradients
+      expect(await model.evalLoss(batch)).toEqual({ lossSum, tokens })
+      const generated = Array.from(await model.generate(Int32Array.from(prompt), { maxNewTokens: 12, temperature: 0, topP: 1, stopTokens: stop, seed: 0 }))
+      // compared up to the first near-tie, where either token is right
+      const tie = ref.gaps.findIndex((g) => g < tieGap)
+      const compared = tie === -1 ? ref.generated.length : tie
+      console.log(`${name}: generated ${generated.join(" ")}, transformers ${ref.generated.join(" ")}, smallest lead ${Math.min(...ref.gaps).toExponential(2)}`)
+      expect(compared).toBeGreaterThanOrEqual(4)
+      expect(generated.slice(0, compared)).toEqual(ref.generated.slice(0, compared))
+      if (tie === -1) expect(generated.length).toBe(ref.generated.length)
       console.log(`${name}: logits max|diff| ${logitsDiff.toExponential(2)}, loss rel ${lossRel.toExponential(2)}, worst grad rel L2 ${grad.value.toExponential(2)} (${grad.name})`)
       expect(tokens).toBe(ref.tokens)
       expect(logitsDiff).toBeLessThanOrEqual(1e-4)

@@ -6,11 +6,11 @@
  */
 import { fixtures } from "../support/fixtures.ts"
 import { Cause, Effect, Exit } from "effect"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { readSafetensors, SafetensorsError } from "../../native/safetensors.ts"
+import { testDir } from "./tempDir.ts"
 
 const original = new Uint8Array(readFileSync(`${fixtures}/models/tiny-random-llama/model.safetensors`))
 const headerLength = Number(new DataView(original.buffer).getBigUint64(0, true))
@@ -84,7 +84,7 @@ const mutate = (random: () => number): Uint8Array => {
 
 describe("safetensors reader fuzz", () => {
   it("answers 3000 mutated files with a successful read or a clean SafetensorsError", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "st-fuzz-"))
+    const dir = testDir("st-fuzz-")
     const random = generator(20260401)
     const outcomes = { accepted: 0, refused: 0 }
     for (let i = 0; i < 3000; i++) {

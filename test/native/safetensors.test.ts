@@ -1,10 +1,10 @@
 import { fixtures as shared } from "../support/fixtures.ts"
 import { Cause, Effect, Exit } from "effect"
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { readHeader, readModelDirectory, readSafetensors, SafetensorsError, writeSafetensors } from "../../native/safetensors.ts"
 import type { Tensor } from "../../native/safetensors.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
@@ -68,8 +68,12 @@ const malformed: ReadonlyArray<{
 ]
 
 describe("safetensors reader: refusals", () => {
-  const dir = mkdtempSync(join(tmpdir(), "st-bad-"))
-  for (const c of malformed) writeFileSync(join(dir, `${c.name}.safetensors`), c.bytes)
+  let dir: string
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "st-bad-"))
+    for (const c of malformed) writeFileSync(join(dir, `${c.name}.safetensors`), c.bytes)
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   for (const c of malformed) {
     it(`refuses ${c.name}`, async () => {
@@ -135,11 +139,13 @@ describe("safetensors reader: refusals", () => {
 })
 
 describeOracle("safetensors reader and writer against the reference library", () => {
-  const dir = mkdtempSync(join(tmpdir(), "st-ref-"))
+  let dir: string
   let reference: Record<string, RefTensor>
   beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "st-ref-"))
     reference = JSON.parse(runOracle(script, ["make", dir])) as Record<string, RefTensor>
   })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   const expectEqual = (ours: Record<string, Tensor>, names: ReadonlyArray<string>) => {
     expect(Object.keys(ours).sort()).toEqual([...names].sort())

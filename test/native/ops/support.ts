@@ -6,6 +6,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { expect } from "vitest"
 import { runOracle } from "../../support/oracle.ts"
+import { maxAbsDiff, relL2 } from "../compare.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -48,19 +49,8 @@ const decode = (raw: Record<string, unknown>): OracleResult => {
 }
 
 /** max |a - b| and ||a - b|| / ||b||, computed in double. */
-export const diff = (ours: Float32Array, ref: Float32Array): { maxAbs: number; relL2: number } => {
-  expect(ours.length).toBe(ref.length)
-  let maxAbs = 0
-  let num = 0
-  let den = 0
-  for (let i = 0; i < ref.length; i++) {
-    const d = ours[i]! - ref[i]!
-    maxAbs = Math.max(maxAbs, Math.abs(d))
-    num += d * d
-    den += ref[i]! * ref[i]!
-  }
-  return { maxAbs, relL2: den === 0 ? Math.sqrt(num) : Math.sqrt(num / den) }
-}
+export const diff = (ours: Float32Array, ref: Float32Array): { maxAbs: number; relL2: number } =>
+  ({ maxAbs: maxAbsDiff(ours, ref), relL2: relL2(ours, ref) })
 
 /** Asserts the relative L2 difference is within `tol` (fp32: 1e-5 outputs, 1e-4 gradients) and prints both. */
 export const expectClose = (name: string, ours: Float32Array, ref: Float32Array, tol: number): void => {

@@ -4,10 +4,14 @@
                    OUT/<name>/ with random weights (norm weights and biases perturbed too, so their
                    gradients matter), and with bf16_shards also OUT/<name>-bf16-sharded/ in bf16, sharded
   run              stdin: {"models": {name: dir}, "docs": [{"ids", "labels"}], "micro_batches": [[doc...]],
-                   "lrs": [...], "adam": {...}}; for each model prints:
+                   "lrs": [...], "adam": {...}, "prompt": [...], "max_new_tokens", "stop": [...]};
+                   for each model prints:
                      logits      every document run SEPARATELY, rows concatenated (what packing must equal)
                      loss_sum    sum over documents of the shifted token losses (-100 ignored); tokens
                      grads       d(loss_sum)/dθ by parameter name
+                     generated   greedy generation after the prompt (generate, do_sample=False), ending
+                                 after a stop token; gaps: per new token, its logit's lead over the
+                                 runner-up (a tiny lead is a tie that rounding may decide either way)
                      steps       len(lrs) optimizer steps: per step the micro-batches' summed losses are
                                  divided by the step's scored tokens, the gradient norm is clipped
                                  (clip_grad_norm_) and torch.optim.AdamW steps with no weight decay on
@@ -94,6 +98,17 @@ def train(model, request):
     return {n: p.detach().clone() for n, p in model.named_parameters()}, grad_norms
 
 
+def greedy(model, request):
+    prompt = torch.tensor([request["prompt"]])
+    stop = request["stop"]
+    with torch.no_grad():
+        out = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=request["max_new_tokens"],
+                             do_sample=False, eos_token_id=stop, pad_token_id=stop[0], output_logits=True,
+                             return_dict_in_generate=True)
+    gaps = [(top[0] - top[1]).item() for top in (step[0].topk(2).values for step in out.logits)]
+    return out.sequences[0, prompt.shape[1]:].tolist(), gaps
+
+
 def run():
     request = json.load(sys.stdin)
     docs = request["docs"]
@@ -109,6 +124,7 @@ def run():
             tokens += n
         grads = {n: flat(p.grad) for n, p in model.named_parameters()}
         model.zero_grad(set_to_none=True)
+        generated, gaps = greedy(model, request)
 
         weights, grad_norms = train(model, request)
         sdpa, _ = train(load(path, "sdpa"), request)
@@ -118,6 +134,8 @@ def run():
             "loss_sum": loss_sum,
             "tokens": tokens,
             "grads": grads,
+            "generated": generated,
+            "gaps": gaps,
             "grad_norms": grad_norms,
             "weights": {n: flat(w) for n, w in weights.items()},
             "noise_floor": noise_floor,
