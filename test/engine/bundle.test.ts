@@ -156,4 +156,15 @@ describe("bundles", () => {
     expect(cached).toHaveLength(1)
     expect(statSync(join(cache, cached[0]!)).size).toBeGreaterThan(0)
   })
+
+  it("leave the code cache a second after start in a command that runs longer, before V8 drops idle bytecode", () => {
+    const entry = project({ "entry.ts": "export const answer: number = 42\n" })
+    const bundled = `${JSON.stringify(join(repo, "src", "cli", "Bundle.js"))}`
+    // The child looks for its cache while it still runs, 1.5 s in, and only then exits.
+    const script = `import { readdirSync } from "node:fs"\nimport { bundle, runBundle } from ${bundled}\n` +
+      `runBundle(await bundle(${JSON.stringify(entry)}), ${JSON.stringify(entry)})\n` +
+      `setTimeout(() => console.log(readdirSync(${JSON.stringify(cache)}).filter((n) => n.endsWith(".v8cache")).length), 1500)`
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", env: process.env })
+    expect(result.stdout.trim()).toBe("1")
+  })
 })
