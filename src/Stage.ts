@@ -84,6 +84,11 @@ export interface StageDefinition<C extends ConfigSchema, I extends InputSpecs, O
    * config replaces the run's seed). Default: both.
    */
   readonly reads?: ReadonlyArray<RunSetting> | ((config: C["Type"]) => ReadonlyArray<RunSetting>)
+  /**
+   * Top-level config fields that cannot change the outputs (a thread count): left out of the key,
+   * so changing one is a cache hit. The stage must give the same bytes whatever their value.
+   */
+  readonly unkeyed?: ReadonlyArray<string>
   /** Declared environment facts that change results (backend, dtype, …); they enter the key. */
   readonly env?: (config: C["Type"]) => Readonly<Record<string, string>>
   readonly run: (ctx: RunContext<C["Type"], I>) => Effect.Effect<RunResult<O>, StageFailure, Scope.Scope>

@@ -10,18 +10,19 @@
 import { Effect, Option, Schema } from "effect"
 import { copyFile, mkdir, readdir } from "node:fs/promises"
 import { join } from "node:path"
-import { readHfConfig, loadHfModel } from "../native/hfConfig.ts"
+import { loadHfModel, parameterShapes, readHfConfig } from "../native/hfConfig.ts"
 import { exportHfModel } from "../native/hfExport.ts"
 import { NativeModel } from "../native/index.ts"
+import { numel } from "../native/safetensors.ts"
 import type { Batch } from "../native/index.ts"
 import { initWeights } from "../native/init.ts"
 import { defineStage, Files, Optional, StageFailure, Table, withDefault } from "../src/index.ts"
 import { packedSchema } from "./schemas/packed.ts"
-import { makeBatch, planSteps, readPackedRows } from "./train/batches.ts"
+import { makeBatch, planSteps, readPackedRows, stepsPerEpoch } from "./train/batches.ts"
 import { readCheckpoint, writeCheckpoint } from "./train/checkpoint.ts"
 import { historySchema, historyTable } from "./train/history.ts"
 import type { HistoryRow } from "./train/history.ts"
-import { lrFactor, schedulerTypes, warmupSteps } from "./train/schedule.ts"
+import { defaultLearningRate, lrFactor, schedulerTypes, warmupSteps } from "./train/schedule.ts"
 
 const positive = Schema.Finite.check(Schema.isGreaterThan(0))
 const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
@@ -29,11 +30,17 @@ const count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 export const TrainConfig = Schema.Struct({
   /** Start from weights initialised with the stage seed (the model directory needs only config.json). */
   fromScratch: Schema.Boolean.pipe(withDefault(false)),
-  learningRate: positive.pipe(withDefault(2e-5)),
+  /** Absent: the TRL chapter's starting point for the model's size (see {@link defaultLearningRate}). */
+  learningRate: Schema.optionalKey(positive),
   numTrainEpochs: count.pipe(withDefault(3)),
+  /** Total optimizer steps; overrides `numTrainEpochs` (the data repeats as often as needed). */
+  maxSteps: Schema.optionalKey(count),
   perDeviceTrainBatchSize: count.pipe(withDefault(8)),
+  perDeviceEvalBatchSize: count.pipe(withDefault(8)),
   gradientAccumulationSteps: count.pipe(withDefault(1)),
   warmupRatio: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })).pipe(withDefault(0)),
+  /** Warm-up steps; overrides `warmupRatio`. */
+  warmupSteps: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
   lrSchedulerType: Schema.Literals(schedulerTypes).pipe(withDefault("linear")),
   weightDecay: nonNegative.pipe(withDefault(0)),
   maxGradNorm: nonNegative.pipe(withDefault(1)),
@@ -46,6 +53,10 @@ export const TrainConfig = Schema.Struct({
   saveSteps: Schema.optionalKey(count),
   /** Recompute activations in backward (gradient checkpointing): same bits, less memory. */
   gradientCheckpointing: Schema.Boolean.pipe(withDefault(false)),
+  /** Write a log line every N steps (and at the first and last); TRL's SFTConfig default. */
+  loggingSteps: count.pipe(withDefault(10)),
+  /** Worker threads (default: every core); not in the key, since results do not depend on it. */
+  threads: Schema.optionalKey(count),
   /** Steps of a `--sanity` run. */
   sanitySteps: count.pipe(withDefault(20))
 })
@@ -79,6 +90,7 @@ export const train = defineStage({
   reads: ["seed", "sanity"],
   extraCode: ["../native/cpu", "../native/binding", "../native/addon.cc", "../native/binding.gyp"],
   config: TrainConfig,
+  unkeyed: ["threads"],
   inputs: { train: Table(packedSchema), validation: Optional(Table(packedSchema)), model: Files() },
   outputs: { model: Files(), history: Table(historySchema) },
   env: () => ({ backend: "cpu", dtype: "float32" }),
@@ -94,26 +106,38 @@ export const train = defineStage({
           return initWeights(hf.config, { seed: ctx.seed, initializerRange: range })
         })
         : loadHfModel(dir).pipe(Effect.map((model) => model.weights))
-      const options = { recompute: config.gradientCheckpointing }
+      const options = { recompute: config.gradientCheckpointing, ...(config.threads === undefined ? {} : { threads: config.threads }) }
+      const parameters = Object.values(parameterShapes(hf.config)).reduce((n, shape) => n + numel(shape), 0)
+      const learningRate = config.learningRate ?? defaultLearningRate(parameters)
+      if (config.learningRate === undefined) {
+        ctx.log(`learningRate not set: ${learningRate} for ${(parameters / 1e6).toFixed(1)}M parameters (TRL chapter, section 2.1)`)
+      }
 
       const table = ctx.inputs.train
       if (table.numRows === 0) return yield* Effect.fail(failure("the train table has no rows"))
       const trainRows = readPackedRows(table)
+      const accumulation = config.gradientAccumulationSteps
       const plan = planSteps(table.numRows, {
         epochs: config.numTrainEpochs,
+        maxSteps: config.maxSteps,
         batchSize: config.perDeviceTrainBatchSize,
-        accumulation: config.gradientAccumulationSteps,
+        accumulation,
         seed: ctx.seed
       })
       const total = ctx.sanity ? Math.min(config.sanitySteps, plan.length) : plan.length
-      const warmup = warmupSteps(config.warmupRatio, total)
-      const stepsPerEpoch = plan.length / config.numTrainEpochs
+      const warmup = warmupSteps(config.warmupRatio, total, config.warmupSteps)
+      const perEpoch = stepsPerEpoch(table.numRows, config.perDeviceTrainBatchSize, accumulation)
+      ctx.log(
+        `${table.numRows} packed rows, effective batch ${config.perDeviceTrainBatchSize * accumulation} rows ` +
+          `(${config.perDeviceTrainBatchSize} per micro-batch × ${accumulation} accumulated), ` +
+          `${total} optimizer steps (${(total / perEpoch).toFixed(2)} epochs), ${warmup} warm-up`
+      )
       const validation = ctx.inputs.validation
       const evalBatches: Array<Batch> = []
       if (validation !== undefined) {
         const validationRows = readPackedRows(validation)
-        for (let i = 0; i < validation.numRows; i += config.perDeviceTrainBatchSize) {
-          const end = Math.min(i + config.perDeviceTrainBatchSize, validation.numRows)
+        for (let i = 0; i < validation.numRows; i += config.perDeviceEvalBatchSize) {
+          const end = Math.min(i + config.perDeviceEvalBatchSize, validation.numRows)
           evalBatches.push(makeBatch(validationRows, Array.from({ length: end - i }, (_, k) => i + k)))
         }
       }
@@ -133,7 +157,7 @@ export const train = defineStage({
       const started = performance.now()
       let trainedTokens = 0
       for (let step = model.stepCount; step < total; step++) {
-        const lr = config.learningRate * lrFactor(config.lrSchedulerType, step, total, warmup)
+        const lr = learningRate * lrFactor(config.lrSchedulerType, step, total, warmup)
         const result = yield* Effect.tryPromise({
           try: async () => {
             let lossSum = 0
@@ -161,7 +185,7 @@ export const train = defineStage({
         const evalNow = evalBatches.length > 0 && (done === total || (config.evalSteps !== undefined && done % config.evalSteps === 0))
         const row: HistoryRow = {
           step: done,
-          epoch: done / stepsPerEpoch,
+          epoch: done / perEpoch,
           loss: result.loss,
           learning_rate: lr,
           grad_norm: result.gradNorm,
@@ -169,7 +193,7 @@ export const train = defineStage({
           eval_loss: evalNow ? yield* evaluate(model, evalBatches) : null
         }
         history.push(row)
-        ctx.log(`step ${done}/${total} loss ${row.loss.toFixed(4)} lr ${lr.toExponential(3)} grad_norm ${row.grad_norm.toFixed(3)}${row.eval_loss === null ? "" : ` eval_loss ${row.eval_loss.toFixed(4)}`}`)
+        if (done === 1 || done === total || done % config.loggingSteps === 0) ctx.log(`step ${done}/${total} loss ${row.loss.toFixed(4)} lr ${lr.toExponential(3)} grad_norm ${row.grad_norm.toFixed(3)}${row.eval_loss === null ? "" : ` eval_loss ${row.eval_loss.toFixed(4)}`}`)
         ctx.progress(done, total)
         if (config.saveSteps !== undefined && done % config.saveSteps === 0 && done < total) {
           const checkpointDir = join(ctx.tmpDir, `checkpoint-${done}`)

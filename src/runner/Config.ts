@@ -107,7 +107,9 @@ export const configure = (
           })
         })
       )
-      const canonical = yield* Effect.try({ try: () => toCanonical(decoded, [node.id]), catch: asConfigError(`/${node.id}`) })
+      const keyed = { ...(decoded as Record<string, unknown>) }
+      for (const field of node.stage.unkeyed ?? []) delete keyed[field]
+      const canonical = yield* Effect.try({ try: () => toCanonical(keyed, [node.id]), catch: asConfigError(`/${node.id}`) })
       out.set(node.id, { node, config: decoded, canonical })
     }
     return out

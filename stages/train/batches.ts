@@ -12,21 +12,31 @@ import type { PackedTable } from "../schemas/packed.ts"
 /** One optimizer step: the packed rows of each of its micro-batches. */
 export type StepPlan = ReadonlyArray<ReadonlyArray<number>>
 
-/** Every optimizer step of every epoch, in order; the last step of an epoch may hold fewer micro-batches. */
+/** Optimizer steps in one pass over `rows`: the last one may hold fewer micro-batches. */
+export const stepsPerEpoch = (rows: number, batchSize: number, accumulation: number): number =>
+  Math.ceil(Math.ceil(rows / batchSize) / accumulation)
+
+/**
+ * Every optimizer step of every epoch, in order. With `maxSteps` (transformers' `max_steps`) the
+ * epochs repeat until that many steps, and the last epoch is cut there.
+ */
 export const planSteps = (rows: number, options: {
   readonly epochs: number
+  readonly maxSteps?: number | undefined
   readonly batchSize: number
   readonly accumulation: number
   readonly seed: number
 }): ReadonlyArray<StepPlan> => {
+  const perEpoch = stepsPerEpoch(rows, options.batchSize, options.accumulation)
+  const epochs = options.maxSteps === undefined ? options.epochs : Math.ceil(options.maxSteps / perEpoch)
   const steps: Array<StepPlan> = []
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
+  for (let epoch = 0; epoch < epochs; epoch++) {
     const order = Effect.runSync(Random.shuffle(Array.from({ length: rows }, (_, i) => i)).pipe(Random.withSeed(`${options.seed}/${epoch}`)))
     const micro: Array<ReadonlyArray<number>> = []
     for (let i = 0; i < order.length; i += options.batchSize) micro.push(order.slice(i, i + options.batchSize))
     for (let i = 0; i < micro.length; i += options.accumulation) steps.push(micro.slice(i, i + options.accumulation))
   }
-  return steps
+  return options.maxSteps === undefined ? steps : steps.slice(0, options.maxSteps)
 }
 
 /** The packed rows of a table, per column, as views into its buffers. */

@@ -6,8 +6,17 @@
 export const schedulerTypes = ["linear", "cosine", "constant_with_warmup", "constant"] as const
 export type SchedulerType = (typeof schedulerTypes)[number]
 
-/** transformers' `TrainingArguments.get_warmup_steps` for a ratio. */
-export const warmupSteps = (warmupRatio: number, totalSteps: number): number => Math.ceil(warmupRatio * totalSteps)
+/** transformers' `TrainingArguments.get_warmup_steps`: a positive step count wins over the ratio. */
+export const warmupSteps = (warmupRatio: number, totalSteps: number, steps?: number): number =>
+  steps !== undefined && steps > 0 ? steps : Math.ceil(warmupRatio * totalSteps)
+
+/**
+ * A starting learning rate for a model of `parameters`, from the TRL chapter's table (section 2.1)
+ * and its rule of thumb: 5e-5 below 7B, 2e-5 from 7B, and 1e-5 (inside its 5e-6 to 2e-5 range)
+ * from 30B. Smaller models than the table's 1B take its smallest row.
+ */
+export const defaultLearningRate = (parameters: number): number =>
+  parameters >= 30e9 ? 1e-5 : parameters >= 7e9 ? 2e-5 : 5e-5
 
 /** The multiplier of the base learning rate at optimizer step `step` of `total`. */
 export const lrFactor = (type: SchedulerType, step: number, total: number, warmup: number): number => {

@@ -112,6 +112,18 @@ const sneaky = defineStage({
   run: (ctx) => Effect.sync(() => ({ outputs: { report: new TextEncoder().encode(String(ctx.seed)) } }))
 })
 
+/** Its `threads` cannot change what it writes, so it stays out of the key. */
+const threaded = defineStage({
+  name: "threaded",
+  module: import.meta.url,
+  reads: [],
+  config: Schema.Struct({ count: Schema.Int, threads: Schema.optional(Schema.Int) }),
+  unkeyed: ["threads"],
+  inputs: {},
+  outputs: { report: Blob() },
+  run: (ctx) => Effect.sync(() => ({ outputs: { report: new TextEncoder().encode(String(ctx.config.count)) } }))
+})
+
 const dated = defineStage({
   name: "dated",
   module: import.meta.url,
@@ -277,6 +289,18 @@ describe("runner", () => {
     })
     const [, reseeded] = await test(Effect.all([run(pipeline), run(pipeline, { seed: 6 })]))
     expect(Object.fromEntries(reseeded!.stages.map((s) => [s.id, s.status]))).toEqual({ own: "hit", runs: "ran" })
+  })
+
+  it("leaves unkeyed config fields out of the key, so changing one is a cache hit", async () => {
+    const pipeline = (config: { count: number; threads?: number }) =>
+      definePipeline({ name: "threaded" }, (p) => void p.add(threaded, { inputs: {}, config }))
+    const [first, other, changed] = await test(Effect.all([
+      run(pipeline({ count: 2, threads: 1 })),
+      run(pipeline({ count: 2, threads: 4 })),
+      run(pipeline({ count: 3, threads: 4 }))
+    ]))
+    expect([first!, other!, changed!].map((r) => r.stages[0]!.status)).toEqual(["ran", "hit", "ran"])
+    expect(first!.stages[0]!.manifest!.config).toEqual({ count: 2 })
   })
 
   it("rejects a decoded config without a canonical encoding, naming its path", async () => {
