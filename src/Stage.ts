@@ -44,6 +44,12 @@ export interface RunContext<C, I extends InputSpecs> {
   readonly progress: (done: number, total: number) => void
   /** Appends a line to the stage's log. */
   readonly log: (message: string) => void
+  /**
+   * Telemetry of one step of a long stage, by tag (`train/loss`, `eval/loss`): for the live view,
+   * the run's TensorBoard files and its warnings. Never part of an output or a key, so wall-clock
+   * figures (tokens/s, memory) belong here.
+   */
+  readonly scalars: (step: number, values: Readonly<Record<string, number>>) => void
   /** True for `pipeline run --sanity` (a short smoke run); readable when the stage `reads` "sanity". */
   readonly sanity: boolean
   readonly checkpoints: Checkpoints

@@ -156,16 +156,20 @@ export const train = defineStage({
 
       const started = performance.now()
       let trainedTokens = 0
+      let stepStarted = started
       for (let step = model.stepCount; step < total; step++) {
         const lr = learningRate * lrFactor(config.lrSchedulerType, step, total, warmup)
         const result = yield* Effect.tryPromise({
           try: async () => {
             let lossSum = 0
             let tokens = 0
+            let seen = 0
             for (const rows of plan[step]!) {
-              const micro = await model.accumulate(makeBatch(trainRows, rows))
+              const batch = makeBatch(trainRows, rows)
+              const micro = await model.accumulate(batch)
               lossSum += micro.lossSum
               tokens += micro.tokens
+              seen += batch.inputIds.length
             }
             if (tokens === 0) throw new Error(`step ${step + 1} has no trained tokens`)
             const { gradNorm } = await model.step(tokens, {
@@ -176,7 +180,7 @@ export const train = defineStage({
               weightDecay: config.weightDecay,
               maxGradNorm: config.maxGradNorm
             })
-            return { loss: lossSum / tokens, tokens, gradNorm }
+            return { loss: lossSum / tokens, tokens, seen, gradNorm }
           },
           catch: (cause) => failure(`training failed at step ${step + 1}: ${(cause as Error).message}`, cause)
         })
@@ -193,6 +197,16 @@ export const train = defineStage({
           eval_loss: evalNow ? yield* evaluate(model, evalBatches) : null
         }
         history.push(row)
+        const now = performance.now()
+        ctx.scalars(done, {
+          "train/loss": row.loss,
+          "train/learning_rate": lr,
+          "train/grad_norm": row.grad_norm,
+          "train/tokens_per_second": result.seen / Math.max(1e-9, (now - stepStarted) / 1000),
+          "train/memory_mib": process.memoryUsage.rss() / 2 ** 20,
+          ...(row.eval_loss === null ? {} : { "eval/loss": row.eval_loss, "eval/perplexity": Math.exp(row.eval_loss) })
+        })
+        stepStarted = now
         if (done === 1 || done === total || done % config.loggingSteps === 0) ctx.log(`step ${done}/${total} loss ${row.loss.toFixed(4)} lr ${lr.toExponential(3)} grad_norm ${row.grad_norm.toFixed(3)}${row.eval_loss === null ? "" : ` eval_loss ${row.eval_loss.toFixed(4)}`}`)
         ctx.progress(done, total)
         if (config.saveSteps !== undefined && done % config.saveSteps === 0 && done < total) {

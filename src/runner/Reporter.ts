@@ -19,6 +19,12 @@ export type RunEvent =
   }
   | { readonly type: "progress"; readonly id: string; readonly done: number; readonly total: number }
   | { readonly type: "log"; readonly id: string; readonly message: string }
+  | {
+    readonly type: "scalars"
+    readonly id: string
+    readonly step: number
+    readonly values: Readonly<Record<string, number>>
+  }
 
 /** Receives runner events; must not throw. */
 export interface Reporter {

@@ -246,6 +246,7 @@ export const runPipeline = (
           },
           progress: (done, total) => reporter.event({ type: "progress", id: node.id, done, total }),
           log: (message) => reporter.event({ type: "log", id: node.id, message }),
+          scalars: (step, values) => reporter.event({ type: "scalars", id: node.id, step, values }),
           checkpoints: {
             save: (step, dir) =>
               store.saveCheckpoint(key, step, dir).pipe(Effect.mapError((e) => failure(`checkpoint: ${e.message}`, e))),

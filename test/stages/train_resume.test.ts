@@ -61,6 +61,7 @@ const run = (config: Record<string, unknown>, checkpoints: Checkpoints) =>
     tmpDir: mkdtempSync(join(scratch, "run-")),
     progress: () => undefined,
     log: () => undefined,
+    scalars: () => undefined,
     sanity: false,
     checkpoints
   })))
