@@ -115,7 +115,7 @@ interface Handle {
   setRng(words: Uint32Array): void
   logits(ids: Int32Array, pos: Int32Array, cu: Int32Array): Promise<Float32Array>
   accumulate(ids: Int32Array, labels: Int32Array, pos: Int32Array, cu: Int32Array): Promise<LossSum>
-  evalLoss(ids: Int32Array, labels: Int32Array, pos: Int32Array, cu: Int32Array): Promise<LossSum>
+  evalLoss(ids: Int32Array, labels: Int32Array, pos: Int32Array, cu: Int32Array): Promise<EvalSum>
   step(tokens: number, lr: number, b1: number, b2: number, eps: number, wd: number, clip: number): Promise<{ gradNorm: number }>
   generate(prompt: Int32Array, maxNew: number, temperature: number, topP: number, stop: Int32Array, seed: number): Promise<Int32Array>
 }
@@ -123,6 +123,11 @@ interface Handle {
 interface LossSum {
   readonly lossSum: number
   readonly tokens: number
+}
+
+/** An evaluation's loss sum, with how many of its scored tokens the model predicts exactly (greedy). */
+export interface EvalSum extends LossSum {
+  readonly correct: number
 }
 
 interface Addon {
@@ -224,8 +229,8 @@ export class NativeModel {
     )
   }
 
-  /** The summed loss and scored tokens of a batch, without gradients. */
-  evalLoss(batch: Batch): Promise<{ lossSum: number; tokens: number }> {
+  /** The summed loss, scored tokens and exactly predicted tokens of a batch, without gradients. */
+  evalLoss(batch: Batch): Promise<EvalSum> {
     return this.enqueue(() => this.handle.evalLoss(batch.inputIds, batch.labels, batch.positionIds, batch.cuSeqlens))
   }
 

@@ -332,21 +332,24 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     const int N = static_cast<int>(b->ids.size());
     auto loss = std::make_shared<double>(0);
     auto tokens = std::make_shared<int64_t>(0);
+    auto correct = std::make_shared<int64_t>(0);
     return start(
         env,
-        [this, b, N, loss, tokens, train] {
+        [this, b, N, loss, tokens, correct, train] {
           const int ndocs = static_cast<int>(b->cu.size()) - 1;
           *loss = train ? model_->accumulate(tokens.get(), b->ids.data(), b->labels.data(), b->pos.data(), b->cu.data(), ndocs, N)
-                        : model_->eval_loss(tokens.get(), b->ids.data(), b->labels.data(), b->pos.data(), b->cu.data(), ndocs, N);
+                        : model_->eval_loss(tokens.get(), correct.get(), b->ids.data(), b->labels.data(), b->pos.data(),
+                                            b->cu.data(), ndocs, N);
           if (!std::isfinite(*loss))
             return (train ? "step " + std::to_string(model_->step_count + 1) + ": " : std::string("evaluation: ")) +
                    "the loss is not finite (" + std::to_string(*loss) + ")";
           return std::string();
         },
-        [loss, tokens](Napi::Env env) {
+        [loss, tokens, correct, train](Napi::Env env) {
           Napi::Object o = Napi::Object::New(env);
           o.Set("lossSum", *loss);
           o.Set("tokens", static_cast<double>(*tokens));
+          if (!train) o.Set("correct", static_cast<double>(*correct));
           return o;
         });
   }

@@ -324,7 +324,12 @@ Napi::Value LinearCrossEntropyLoss(const Napi::CallbackInfo& info) {
   float* weight = a.f32(1, V * C);
   int32_t* target = a.i32(2, N);
   if (!a.ok()) return info.Env().Undefined();
-  return Napi::Number::New(info.Env(), linear_cross_entropy_loss(inp, weight, target, N, C, V));
+  int64_t correct = 0;
+  const double loss = linear_cross_entropy_loss(inp, weight, target, N, C, V, &correct);
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("lossSum", loss);
+  out.Set("correct", static_cast<double>(correct));
+  return out;
 }
 
 Napi::Value AdamwUpdate(const Napi::CallbackInfo& info) {

@@ -26,14 +26,18 @@ std::vector<int> trained_rows(const int32_t* target, int N) {
   return rows;
 }
 
-// logits (M,V) in place -> probabilities (when wanted); returns the chunk's summed loss in token order.
-double softmax_loss(float* logits, const int32_t* tgt, int M, int V, bool want_probs) {
+// logits (M,V) in place -> probabilities (when wanted); returns the chunk's summed loss in token order
+// and adds to *correct (when given) the rows whose target is their argmax.
+double softmax_loss(float* logits, const int32_t* tgt, int M, int V, bool want_probs, int64_t* correct) {
   std::vector<double> losses(M);
+  std::vector<uint8_t> hits(M);
   parallel_for(M, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       float* z = logits + r * V;
       const float m = max_of(z, V);
       const float target_logit = z[tgt[r]];
+      // The target is the argmax when it holds the maximum and no earlier index does.
+      if (correct != nullptr && target_logit == m) hits[r] = std::find(z, z + V, m) - z == tgt[r];
       const float sum = exp_shift_sum(z, V, m);
       losses[r] = static_cast<double>(m) + std::log(static_cast<double>(sum)) - target_logit;
       if (want_probs) {
@@ -44,11 +48,13 @@ double softmax_loss(float* logits, const int32_t* tgt, int M, int V, bool want_p
   });
   double total = 0.0;
   for (double l : losses) total += l;
+  if (correct != nullptr)
+    for (uint8_t h : hits) *correct += h;
   return total;
 }
 
 double run(float* dinp, float* dweight, const float* inp, const float* weight, const int32_t* target, int N, int C,
-           int V, float grad_scale) {
+           int V, float grad_scale, int64_t* correct) {
   // A target outside [0,V) would index past the logits row: refuse it with NaN, which callers report as a
   // non-finite loss.
   for (int t = 0; t < N; t++)
@@ -70,7 +76,7 @@ double run(float* dinp, float* dweight, const float* inp, const float* weight, c
     }
     // logits(m,V) = x(m,C) @ weight^T
     sgemm(m, V, C, x.data(), C, 1, weight, 1, C, logits.data(), V, false);
-    total += softmax_loss(logits.data(), tgt.data(), m, V, backward);
+    total += softmax_loss(logits.data(), tgt.data(), m, V, backward, correct);
     if (!backward) continue;
     // dlogits = grad_scale * (softmax - onehot)
     parallel_for(m, [&](int64_t a, int64_t b) {
@@ -94,9 +100,11 @@ double run(float* dinp, float* dweight, const float* inp, const float* weight, c
 
 double fused_linear_cross_entropy(float* dinp, float* dweight, const float* inp, const float* weight,
                                   const int32_t* target, int N, int C, int V, float grad_scale) {
-  return run(dinp, dweight, inp, weight, target, N, C, V, grad_scale);
+  return run(dinp, dweight, inp, weight, target, N, C, V, grad_scale, nullptr);
 }
 
-double linear_cross_entropy_loss(const float* inp, const float* weight, const int32_t* target, int N, int C, int V) {
-  return run(nullptr, nullptr, inp, weight, target, N, C, V, 1.0f);
+double linear_cross_entropy_loss(const float* inp, const float* weight, const int32_t* target, int N, int C, int V,
+                                 int64_t* correct) {
+  *correct = 0;
+  return run(nullptr, nullptr, inp, weight, target, N, C, V, 1.0f, correct);
 }

@@ -8,5 +8,7 @@
 // dinp (N,C) is WRITTEN and dweight (V,C) ACCUMULATED, both as grad_scale * d(sum of losses).
 double fused_linear_cross_entropy(float* dinp, float* dweight, const float* inp, const float* weight,
                                   const int32_t* target, int N, int C, int V, float grad_scale);
-// Forward only (evaluation).
-double linear_cross_entropy_loss(const float* inp, const float* weight, const int32_t* target, int N, int C, int V);
+// Forward only (evaluation). *correct counts the scored tokens whose target is the argmax of their
+// logits (the first index on ties, as torch.argmax), for token accuracy.
+double linear_cross_entropy_loss(const float* inp, const float* weight, const int32_t* target, int N, int C, int V,
+                                 int64_t* correct);

@@ -305,11 +305,11 @@ static int64_t shift_labels(int32_t* targets, const int32_t* labels, int N) {
   return tokens;
 }
 
-double Model::eval_loss(int64_t* tokens, const int32_t* ids, const int32_t* labels, const int32_t* pos,
-                        const int32_t* cu_seqlens, int ndocs, int N) {
+double Model::eval_loss(int64_t* tokens, int64_t* correct, const int32_t* ids, const int32_t* labels,
+                        const int32_t* pos, const int32_t* cu_seqlens, int ndocs, int N) {
   forward(ids, pos, cu_seqlens, ndocs, N);
   *tokens = shift_labels(targets_.data(), labels, N);
-  return linear_cross_entropy_loss(lnf_, p_.lm_head, targets_.data(), N, cfg_.C, cfg_.V);
+  return linear_cross_entropy_loss(lnf_, p_.lm_head, targets_.data(), N, cfg_.C, cfg_.V, correct);
 }
 
 // ----------------------------------------------------------------------------

@@ -124,8 +124,8 @@ class Model {
   double accumulate(int64_t* tokens, const int32_t* ids, const int32_t* labels, const int32_t* pos,
                     const int32_t* cu_seqlens, int ndocs, int N);
 
-  // Forward only.
-  double eval_loss(int64_t* tokens, const int32_t* ids, const int32_t* labels, const int32_t* pos,
+  // Forward only; *correct counts the scored tokens predicted exactly (greedy argmax), for token accuracy.
+  double eval_loss(int64_t* tokens, int64_t* correct, const int32_t* ids, const int32_t* labels, const int32_t* pos,
                    const int32_t* cu_seqlens, int ndocs, int N);
 
   // grads /= tokens_in_step, global norm, clip to max_grad_norm (if > 0), AdamW, zero grads.
