@@ -107,6 +107,18 @@ const worst = (ours: Weights, ref: Record<string, Array<number>>): { name: strin
     .reduce((a, b) => (b.value > a.value ? b : a))
 }
 
+/** Positions t whose label t+1 is scored and is the argmax of logits row t (the first on ties). */
+const exactlyPredicted = (logits: Float32Array, labels: Int32Array): number => {
+  const vocab = logits.length / labels.length
+  let correct = 0
+  for (let t = 0; t + 1 < labels.length; t++) {
+    if (labels[t + 1] === -100) continue
+    const row = logits.subarray(t * vocab, (t + 1) * vocab)
+    if (row.indexOf(Math.max(...row)) === labels[t + 1]) correct++
+  }
+  return correct
+}
+
 describeOracle("native engine parity with transformers", () => {
   let root: string
   const dirs: Record<string, string> = {
@@ -155,12 +167,14 @@ describeOracle("native engine parity with transformers", () => {
       const ref = reference[name]!
       const model = NativeModel.create(models[name]!.config, models[name]!.weights, { threads: 1 })
       const batch = pack(docs[name]!)
-      const logitsDiff = maxAbsDiff(await model.logits(batch), ref.logits)
+      const logits = await model.logits(batch)
+      const logitsDiff = maxAbsDiff(logits, ref.logits)
       const { lossSum, tokens } = await model.accumulate(batch)
       const lossRel = Math.abs(lossSum - ref.loss_sum) / Math.abs(ref.loss_sum)
       const grad = worst(model.gradients(), ref.grads)
-      // evaluation runs the same forward pass and loss, without gradients
-      expect(await model.evalLoss(batch)).toEqual({ lossSum, tokens })
+      // evaluation runs the same forward pass and loss, without gradients, and counts the scored
+      // tokens that are the argmax of those (transformers-checked) logits
+      expect(await model.evalLoss(batch)).toEqual({ lossSum, tokens, correct: exactlyPredicted(logits, batch.labels) })
       const generated = Array.from(await model.generate(Int32Array.from(prompt), { maxNewTokens: 12, temperature: 0, topP: 1, stopTokens: stop, seed: 0 }))
       // compared up to the first near-tie, where either token is right
       const tie = ref.gaps.findIndex((g) => g < tieGap)
