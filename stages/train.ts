@@ -8,21 +8,23 @@
  * Outputs: the trained model as a Hugging Face directory, and the per-step log history.
  */
 import { Effect, Option, Schema } from "effect"
-import { copyFile, mkdir, readdir } from "node:fs/promises"
+import { copyFile, mkdir, readdir, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { loadHfModel, parameterShapes, readHfConfig } from "../native/hfConfig.ts"
 import { exportHfModel } from "../native/hfExport.ts"
 import { NativeModel } from "../native/index.ts"
 import { numel } from "../native/safetensors.ts"
-import type { Batch } from "../native/index.ts"
 import { initWeights } from "../native/init.ts"
 import { defineStage, Files, Optional, StageFailure, Table, withDefault } from "../src/index.ts"
 import { packedSchema } from "./schemas/packed.ts"
 import { makeBatch, planSteps, readPackedRows, stepsPerEpoch } from "./train/batches.ts"
 import { readCheckpoint, writeCheckpoint } from "./train/checkpoint.ts"
+import { checkpointName, checkpointStep, improves, removeHfCheckpoint, rotate, writeHfCheckpoint } from "./train/hfCheckpoint.ts"
+import type { Best } from "./train/hfCheckpoint.ts"
 import { historySchema, historyTable } from "./train/history.ts"
 import type { HistoryRow } from "./train/history.ts"
 import { defaultLearningRate, lrFactor, schedulerTypes, warmupSteps } from "./train/schedule.ts"
+import { score, validationBatches } from "./train/validation.ts"
 
 const positive = Schema.Finite.check(Schema.isGreaterThan(0))
 const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
@@ -49,8 +51,17 @@ export const TrainConfig = Schema.Struct({
   adamEpsilon: positive.pipe(withDefault(1e-8)),
   /** Evaluate on the validation rows every N steps (and always at the end when they are wired). */
   evalSteps: Schema.optionalKey(count),
-  /** Save a resumable checkpoint every N steps. */
-  saveSteps: Schema.optionalKey(count),
+  /** Also evaluate, and save `checkpoint-0`, before the first step: the model before training. */
+  evalOnStart: Schema.Boolean.pipe(withDefault(false)),
+  /** Save a Hugging Face checkpoint (and a resumable state) every N steps; the last step is always saved. */
+  saveSteps: count.pipe(withDefault(500)),
+  /** Keep at most this many checkpoints, deleting the oldest but never the newest or the best. */
+  saveTotalLimit: Schema.optionalKey(count),
+  /** The `model` output is the best checkpoint's weights instead of the last step's. */
+  loadBestModelAtEnd: Schema.Boolean.pipe(withDefault(false)),
+  /** What "best" means for train: its validation loss (`loss` is transformers' alias). */
+  metricForBestModel: Schema.Literals(["eval_loss", "loss"]).pipe(withDefault("eval_loss")),
+  greaterIsBetter: Schema.Boolean.pipe(withDefault(false)),
   /** Recompute activations in backward (gradient checkpointing): same bits, less memory. */
   gradientCheckpointing: Schema.Boolean.pipe(withDefault(false)),
   /** Write a log line every N steps (and at the first and last); TRL's SFTConfig default. */
@@ -68,21 +79,8 @@ const failure = (message: string, cause?: unknown) => new StageFailure({ stage: 
 // directory (tokenizer files, generation_config.json) is copied beside the trained weights.
 const weightFile = /^(config\.json|.*\.safetensors|model\.safetensors\.index\.json)$/
 
-/** The mean token loss over `batches` (null when they score no token), without gradients. */
-const evaluate = (model: NativeModel, batches: ReadonlyArray<Batch>) =>
-  Effect.tryPromise({
-    try: async () => {
-      let lossSum = 0
-      let tokens = 0
-      for (const batch of batches) {
-        const result = await model.evalLoss(batch)
-        lossSum += result.lossSum
-        tokens += result.tokens
-      }
-      return tokens === 0 ? null : lossSum / tokens
-    },
-    catch: (cause) => failure(`evaluation failed: ${(cause as Error).message}`, cause)
-  })
+const engine = <A>(what: string, f: () => Promise<A>) =>
+  Effect.tryPromise({ try: f, catch: (cause) => failure(`${what}: ${(cause as Error).message}`, cause) })
 
 export const train = defineStage({
   name: "train",
@@ -92,7 +90,7 @@ export const train = defineStage({
   config: TrainConfig,
   unkeyed: ["threads"],
   inputs: { train: Table(packedSchema), validation: Optional(Table(packedSchema)), model: Files() },
-  outputs: { model: Files(), history: Table(historySchema) },
+  outputs: { model: Files(), checkpoints: Files(), history: Table(historySchema) },
   env: () => ({ backend: "cpu", dtype: "float32" }),
   run: (ctx) =>
     Effect.gen(function*() {
@@ -132,26 +130,50 @@ export const train = defineStage({
           `(${config.perDeviceTrainBatchSize} per micro-batch × ${accumulation} accumulated), ` +
           `${total} optimizer steps (${(total / perEpoch).toFixed(2)} epochs), ${warmup} warm-up`
       )
-      const validation = ctx.inputs.validation
-      const evalBatches: Array<Batch> = []
-      if (validation !== undefined) {
-        const validationRows = readPackedRows(validation)
-        for (let i = 0; i < validation.numRows; i += config.perDeviceEvalBatchSize) {
-          const end = Math.min(i + config.perDeviceEvalBatchSize, validation.numRows)
-          evalBatches.push(makeBatch(validationRows, Array.from({ length: end - i }, (_, k) => i + k)))
-        }
+      const evalBatches = ctx.inputs.validation === undefined ? [] : validationBatches(ctx.inputs.validation, config.perDeviceEvalBatchSize)
+      if (config.loadBestModelAtEnd && evalBatches.length === 0) {
+        return yield* Effect.fail(failure("loadBestModelAtEnd needs validation rows: wire the validation input"))
       }
+      if (config.loadBestModelAtEnd && config.evalSteps !== undefined && config.saveSteps % config.evalSteps !== 0) {
+        return yield* Effect.fail(failure(`loadBestModelAtEnd needs saveSteps (${config.saveSteps}) to be a multiple of evalSteps (${config.evalSteps}), so every checkpoint is scored`))
+      }
+      // The mean validation loss, or null when the rows score no token.
+      const evalLoss = (model: NativeModel) =>
+        engine("evaluation failed", () => score(model, evalBatches)).pipe(
+          Effect.map((s) => s.tokens === 0 ? null : s.lossSum / s.tokens)
+        )
 
+      const kept = join(ctx.tmpDir, "checkpoints")
+      yield* Effect.promise(() => mkdir(kept))
       const resumed = yield* ctx.checkpoints.latest()
       let model: NativeModel
       let history: Array<HistoryRow> = []
+      let best: Best | undefined
       if (Option.isSome(resumed)) {
-        const checkpoint = yield* readCheckpoint(resumed.value.dir)
+        const checkpoint = yield* readCheckpoint(resumed.value.dir, kept)
         model = NativeModel.restore(hf.config, checkpoint.state, options)
-        history = [...checkpoint.history]
+        history = [...checkpoint.progress.history]
+        best = checkpoint.progress.best
         ctx.log(`resumed from the checkpoint of step ${checkpoint.state.step}`)
       } else {
         model = NativeModel.create(hf.config, yield* initialWeights, options)
+      }
+      const greater = config.greaterIsBetter
+      const saveCheckpoint = (step: number) =>
+        Effect.gen(function*() {
+          yield* writeHfCheckpoint(kept, hf, model.weights(), { globalStep: step, epoch: step / perEpoch, maxSteps: total, best, history })
+          const steps = (yield* Effect.promise(() => readdir(kept))).flatMap((name) => checkpointStep(name) ?? [])
+          for (const old of rotate(steps, config.saveTotalLimit, best?.step)) yield* removeHfCheckpoint(kept, old)
+        })
+
+      if (Option.isNone(resumed) && config.evalOnStart) {
+        const before = yield* evalLoss(model)
+        if (before !== null) {
+          best = { step: 0, metric: before }
+          ctx.scalars(0, { "eval/loss": before, "eval/perplexity": Math.exp(before) })
+          ctx.log(`step 0/${total} eval_loss ${before.toFixed(4)}`)
+        }
+        yield* saveCheckpoint(0)
       }
 
       const started = performance.now()
@@ -159,30 +181,27 @@ export const train = defineStage({
       let stepStarted = started
       for (let step = model.stepCount; step < total; step++) {
         const lr = learningRate * lrFactor(config.lrSchedulerType, step, total, warmup)
-        const result = yield* Effect.tryPromise({
-          try: async () => {
-            let lossSum = 0
-            let tokens = 0
-            let seen = 0
-            for (const rows of plan[step]!) {
-              const batch = makeBatch(trainRows, rows)
-              const micro = await model.accumulate(batch)
-              lossSum += micro.lossSum
-              tokens += micro.tokens
-              seen += batch.inputIds.length
-            }
-            if (tokens === 0) throw new Error(`step ${step + 1} has no trained tokens`)
-            const { gradNorm } = await model.step(tokens, {
-              lr,
-              beta1: config.adamBeta1,
-              beta2: config.adamBeta2,
-              eps: config.adamEpsilon,
-              weightDecay: config.weightDecay,
-              maxGradNorm: config.maxGradNorm
-            })
-            return { loss: lossSum / tokens, tokens, seen, gradNorm }
-          },
-          catch: (cause) => failure(`training failed at step ${step + 1}: ${(cause as Error).message}`, cause)
+        const result = yield* engine(`training failed at step ${step + 1}`, async () => {
+          let lossSum = 0
+          let tokens = 0
+          let seen = 0
+          for (const rows of plan[step]!) {
+            const batch = makeBatch(trainRows, rows)
+            const micro = await model.accumulate(batch)
+            lossSum += micro.lossSum
+            tokens += micro.tokens
+            seen += batch.inputIds.length
+          }
+          if (tokens === 0) throw new Error(`step ${step + 1} has no trained tokens`)
+          const { gradNorm } = await model.step(tokens, {
+            lr,
+            beta1: config.adamBeta1,
+            beta2: config.adamBeta2,
+            eps: config.adamEpsilon,
+            weightDecay: config.weightDecay,
+            maxGradNorm: config.maxGradNorm
+          })
+          return { loss: lossSum / tokens, tokens, seen, gradNorm }
         })
         trainedTokens += result.tokens
         const done = step + 1
@@ -194,9 +213,10 @@ export const train = defineStage({
           learning_rate: lr,
           grad_norm: result.gradNorm,
           trained_tokens: result.tokens,
-          eval_loss: evalNow ? yield* evaluate(model, evalBatches) : null
+          eval_loss: evalNow ? yield* evalLoss(model) : null
         }
         history.push(row)
+        if (row.eval_loss !== null && improves(row.eval_loss, best, greater)) best = { step: done, metric: row.eval_loss }
         const now = performance.now()
         ctx.scalars(done, {
           "train/loss": row.loss,
@@ -207,13 +227,18 @@ export const train = defineStage({
           ...(row.eval_loss === null ? {} : { "eval/loss": row.eval_loss, "eval/perplexity": Math.exp(row.eval_loss) })
         })
         stepStarted = now
-        if (done === 1 || done === total || done % config.loggingSteps === 0) ctx.log(`step ${done}/${total} loss ${row.loss.toFixed(4)} lr ${lr.toExponential(3)} grad_norm ${row.grad_norm.toFixed(3)}${row.eval_loss === null ? "" : ` eval_loss ${row.eval_loss.toFixed(4)}`}`)
+        if (done === 1 || done === total || done % config.loggingSteps === 0) {
+          const evaluated = row.eval_loss === null ? "" : ` eval_loss ${row.eval_loss.toFixed(4)}`
+          ctx.log(`step ${done}/${total} loss ${row.loss.toFixed(4)} lr ${lr.toExponential(3)} grad_norm ${row.grad_norm.toFixed(3)}${evaluated}`)
+        }
         ctx.progress(done, total)
-        if (config.saveSteps !== undefined && done % config.saveSteps === 0 && done < total) {
-          const checkpointDir = join(ctx.tmpDir, `checkpoint-${done}`)
-          yield* Effect.promise(() => mkdir(checkpointDir))
-          yield* writeCheckpoint(checkpointDir, model.saveState(), history)
-          yield* ctx.checkpoints.save(done, checkpointDir)
+        if (done === total || done % config.saveSteps === 0) yield* saveCheckpoint(done)
+        if (done < total && done % config.saveSteps === 0) {
+          const resumeDir = join(ctx.tmpDir, `resume-${done}`)
+          yield* Effect.promise(() => mkdir(resumeDir))
+          yield* writeCheckpoint(resumeDir, model.saveState(), { history, best }, kept)
+          yield* ctx.checkpoints.save(done, resumeDir)
+          yield* Effect.promise(() => rm(resumeDir, { recursive: true }))
         }
       }
       const seconds = (performance.now() - started) / 1000
@@ -226,16 +251,25 @@ export const train = defineStage({
         },
         catch: (cause) => failure(`cannot copy the tokenizer files of ${dir}`, cause)
       })
-      yield* exportHfModel(out, hf, model.weights())
+      const loadBest = config.loadBestModelAtEnd && best !== undefined
+      if (loadBest) {
+        ctx.log(`loading the best model: ${checkpointName(best!.step)} (${config.metricForBestModel} ${best!.metric.toFixed(4)})`)
+        yield* Effect.promise(async () => {
+          for (const name of ["config.json", "model.safetensors"]) await copyFile(join(kept, checkpointName(best!.step), name), join(out, name))
+        })
+      } else {
+        yield* exportHfModel(out, hf, model.weights())
+      }
 
       const finalEval = history.findLast((r) => r.eval_loss !== null)?.eval_loss
       return {
-        outputs: { model: { dir: out }, history: historyTable(history) },
+        outputs: { model: { dir: out }, checkpoints: { dir: kept }, history: historyTable(history) },
         metrics: {
           steps: history.length,
           firstLoss: history[0]!.loss,
           trainLoss: history.at(-1)!.loss,
           ...(finalEval == null ? {} : { evalLoss: finalEval }),
+          ...(best === undefined ? {} : { bestCheckpoint: checkpointName(best.step), bestMetric: best.metric }),
           trainedTokensPerSecond: seconds > 0 ? Math.round(trainedTokens / seconds) : 0,
           peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024)
         }

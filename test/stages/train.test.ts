@@ -1,13 +1,15 @@
 /**
  * The train stage end to end on a small Qwen2 trained from scratch: the loss goes down, the same
- * seed gives the same bytes, gradient accumulation changes nothing but summation order, and a run
+ * seed gives the same bytes, gradient accumulation changes nothing but summation order, a run
  * interrupted after a checkpoint and resumed from it ends with the exact bytes of an
- * uninterrupted run.
+ * uninterrupted run, and the kept checkpoints rotate as transformers' do without losing the best.
  */
 import { Effect, Option, Schema } from "effect"
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import type { Dirent } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { readHfConfig } from "../../native/hfConfig.ts"
 import { initWeights } from "../../native/init.ts"
@@ -17,6 +19,8 @@ import type { Checkpoints } from "../../src/index.ts"
 import { packDocuments, toPackedTable } from "../../stages/pack.ts"
 import type { Document } from "../../stages/pack.ts"
 import { train, TrainConfig } from "../../stages/train.ts"
+import { rotate } from "../../stages/train/hfCheckpoint.ts"
+import { describeOracle, runOracle } from "../support/oracle.ts"
 
 const modelDir = join(import.meta.dirname, "fixtures", "train-model")
 const scratch = mkdtempSync(join(tmpdir(), "train-test-"))
@@ -67,6 +71,17 @@ const run = (config: Record<string, unknown>, checkpoints: Checkpoints) =>
   })))
 
 const weightsOf = (dir: string) => readFileSync(join(dir, "model.safetensors"))
+/** Every file under `dir` by relative path, with the sha256 of its bytes. */
+const filesOf = (dir: string): Record<string, string> =>
+  Object.fromEntries(
+    (readdirSync(dir, { recursive: true, withFileTypes: true }) as Array<Dirent>)
+      .filter((entry) => entry.isFile())
+      .map((entry) => {
+        const file = join(entry.parentPath, entry.name)
+        return [relative(dir, file), createHash("sha256").update(readFileSync(file)).digest("hex")]
+      })
+      .sort(([a], [b]) => a!.localeCompare(b!))
+  )
 const historyOf = (result: Awaited<ReturnType<typeof run>>) => result.outputs.history.toArray().map((row) => row.toJSON())
 
 describe("train stage", () => {
@@ -82,17 +97,29 @@ describe("train stage", () => {
     expect(historyOf(again)).toEqual(history)
     expect(weightsOf(again.outputs.model.dir).equals(weightsOf(straight.outputs.model.dir))).toBe(true)
 
+    // Only the last step is saved by default (saveSteps 500), as the Trainer does at the end.
+    expect(readdirSync(straight.outputs.checkpoints.dir)).toEqual([`checkpoint-${history.length}`])
+
+    const saving = { evalSteps: 4, saveSteps: 3 }
+    const uninterrupted = await run(saving, memoryCheckpoints(new Map()))
     const saved = new Map<number, string>()
-    await expect(run({ evalSteps: 4, saveSteps: 3 }, memoryCheckpoints(saved, 6))).rejects.toThrow(/interrupted/)
+    await expect(run(saving, memoryCheckpoints(saved, 6))).rejects.toThrow(/interrupted/)
     expect([...saved.keys()]).toEqual([3, 6])
-    const resumed = await run({ evalSteps: 4, saveSteps: 3 }, memoryCheckpoints(saved))
+    const resumed = await run(saving, memoryCheckpoints(saved))
     expect(historyOf(resumed)).toEqual(history)
     expect(weightsOf(resumed.outputs.model.dir).equals(weightsOf(straight.outputs.model.dir))).toBe(true)
+    // The checkpoints written before the interruption come back with the resumed state.
+    expect(Object.keys(filesOf(uninterrupted.outputs.checkpoints.dir))).toContain("checkpoint-3/model.safetensors")
+    expect(filesOf(resumed.outputs.checkpoints.dir)).toEqual(filesOf(uninterrupted.outputs.checkpoints.dir))
 
     const view = await Effect.runPromise(Effect.scoped(train.inspect!({
       config: Schema.decodeUnknownSync(TrainConfig)({}),
       inputs: { train: packed, validation: packed, model: { dir: modelDir, files: [] } },
-      outputs: { history: straight.outputs.history, model: { dir: straight.outputs.model.dir, files: [] } },
+      outputs: {
+        history: straight.outputs.history,
+        model: { dir: straight.outputs.model.dir, files: [] },
+        checkpoints: { dir: straight.outputs.checkpoints.dir, files: [] }
+      },
       rows: 2,
       color: false
     })))
@@ -124,5 +151,59 @@ describe("train stage", () => {
       expect(row.trained_tokens).toBe(large[k]!.trained_tokens)
       expect(Math.abs(row.loss - large[k]!.loss) / large[k]!.loss).toBeLessThan(1e-4)
     })
+  })
+})
+
+describeOracle("checkpoint rotation", () => {
+  it("keeps what transformers' rotate_checkpoints keeps", () => {
+    const cases = [
+      { steps: [2, 4, 6, 8], limit: 2, best: 2 },
+      { steps: [2, 4, 6, 8], limit: 2, best: 8 },
+      { steps: [2, 4, 6, 8], limit: 2, best: null },
+      { steps: [2, 4, 6, 8], limit: 1, best: 4 },
+      { steps: [0, 5, 10], limit: 3, best: 0 },
+      { steps: [10, 5, 0, 15], limit: 1, best: null },
+      { steps: [3], limit: 1, best: 3 },
+      { steps: [1, 2, 3], limit: null, best: 1 }
+    ]
+    const theirs = JSON.parse(runOracle(join(import.meta.dirname, "oracle", "rotate_checkpoints.py"), [], JSON.stringify({ cases }))) as Array<Array<number>>
+    cases.forEach((c, i) => {
+      const removed = new Set(rotate(c.steps, c.limit ?? undefined, c.best ?? undefined))
+      expect(c.steps.filter((step) => !removed.has(step)).sort((a, b) => a - b), JSON.stringify(c)).toEqual(theirs[i])
+    })
+  })
+})
+
+describe("kept checkpoints", () => {
+  const state = (dir: string, step: number) => JSON.parse(readFileSync(join(dir, `checkpoint-${step}`, "trainer_state.json"), "utf8"))
+
+  it("keep the best even when it is the oldest, and loadBestModelAtEnd makes it the model", async () => {
+    // With greaterIsBetter the highest validation loss is best: the untrained checkpoint-0.
+    const config = { maxSteps: 8, evalSteps: 2, saveSteps: 2, saveTotalLimit: 2, evalOnStart: true, loadBestModelAtEnd: true }
+    const worst = await run({ ...config, greaterIsBetter: true }, memoryCheckpoints(new Map()))
+    const dir = worst.outputs.checkpoints.dir
+    expect(readdirSync(dir).sort()).toEqual(["checkpoint-0", "checkpoint-8"])
+    expect(worst.metrics).toMatchObject({ bestCheckpoint: "checkpoint-0" })
+    expect(state(dir, 8)).toMatchObject({ global_step: 8, max_steps: 8, best_global_step: 0, best_model_checkpoint: "checkpoint-0" })
+    expect(weightsOf(worst.outputs.model.dir).equals(weightsOf(join(dir, "checkpoint-0")))).toBe(true)
+    const hf = await Effect.runPromise(readHfConfig(modelDir))
+    const initial = initWeights(hf.config, { seed: 7, initializerRange: Number(hf.json.initializer_range) })
+    const zero = await Effect.runPromise(readSafetensors(join(dir, "checkpoint-0", "model.safetensors")))
+    expect(zero["lm_head.weight"]!.data).toEqual(initial["lm_head.weight"])
+
+    // The usual direction: the lowest validation loss, here the last step's.
+    const best = await run(config, memoryCheckpoints(new Map()))
+    const evals = historyOf(best).filter((row) => row.eval_loss !== null)
+    const lowest = evals.reduce((a, b) => (b.eval_loss! < a.eval_loss! ? b : a))
+    expect(best.metrics).toMatchObject({ bestCheckpoint: `checkpoint-${lowest.step}`, bestMetric: lowest.eval_loss })
+    expect(readdirSync(best.outputs.checkpoints.dir)).toContain(`checkpoint-${lowest.step}`)
+    expect(weightsOf(best.outputs.model.dir).equals(weightsOf(join(best.outputs.checkpoints.dir, `checkpoint-${lowest.step}`)))).toBe(true)
+    const history = state(best.outputs.checkpoints.dir, 8).log_history as Array<Record<string, number>>
+    expect(history.filter((entry) => "eval_loss" in entry).map((entry) => entry.step)).toEqual([2, 4, 6, 8])
+  })
+
+  it("refuses loadBestModelAtEnd when some checkpoints would not be scored", async () => {
+    await expect(run({ maxSteps: 4, evalSteps: 3, saveSteps: 2, loadBestModelAtEnd: true }, memoryCheckpoints(new Map())))
+      .rejects.toThrow(/saveSteps \(2\) to be a multiple of evalSteps \(3\)/)
   })
 })
