@@ -1,6 +1,8 @@
 /**
  * Writes a Hugging Face model directory that transformers loads: `config.json` in the form it was
- * read (transformers 4 or 5 keys, unrelated fields kept) and `model.safetensors` with fp32 weights.
+ * read (transformers 4 or 5 keys, unrelated fields kept) and the weights as safetensors, in fp32 or
+ * rounded to bf16, in one `model.safetensors` or, above a shard size, in shards named as
+ * `save_pretrained` names them with their `model.safetensors.index.json`.
  * Tokenizer files and generation_config.json are the export stage's business, not the engine's.
  */
 import { Effect } from "effect"
@@ -12,23 +14,55 @@ import type { Weights } from "./index.ts"
 import { numel, writeSafetensors } from "./safetensors.ts"
 import type { SafetensorsError, Tensor } from "./safetensors.ts"
 
+/** How the weights are stored. */
+export interface ExportOptions {
+  readonly dtype: "float32" | "bfloat16"
+  /** Bytes per shard; a tensor larger than this gets a shard of its own. */
+  readonly maxShardBytes: number
+}
+
+const fp32: ExportOptions = { dtype: "float32", maxShardBytes: Infinity }
+
 /**
- * The input's config.json with its dtype set to float32, under whichever key the input used
- * (`torch_dtype` in transformers 4, `dtype` in 5): the weights are written in fp32 and transformers
- * loads a model in the dtype its config names.
+ * The input's config.json with its dtype set to the stored one, under whichever key the input used
+ * (`torch_dtype` in transformers 4, `dtype` in 5): transformers loads a model in the dtype its
+ * config names.
  */
-export const exportedConfigJson = (json: Readonly<Record<string, unknown>>): Record<string, unknown> => {
+export const exportedConfigJson = (
+  json: Readonly<Record<string, unknown>>,
+  dtype: ExportOptions["dtype"] = "float32"
+): Record<string, unknown> => {
   const out: Record<string, unknown> = { ...json }
   const keys = ["dtype", "torch_dtype"].filter((k) => k in json)
-  for (const key of keys.length > 0 ? keys : ["dtype"]) out[key] = "float32"
+  for (const key of keys.length > 0 ? keys : ["dtype"]) out[key] = dtype
   return out
 }
 
-/** Writes `dir/config.json` and `dir/model.safetensors`; `dir` must exist. */
+/**
+ * Shards in name order, each filled until the next tensor would pass `maxShardBytes` (the greedy
+ * rule of huggingface_hub's `split_torch_state_dict_into_shards`).
+ */
+const shardsOf = (tensors: Readonly<Record<string, Tensor>>, bytesPer: number, maxShardBytes: number) => {
+  const shards: Array<Array<string>> = [[]]
+  let size = 0
+  for (const name of Object.keys(tensors).sort()) {
+    const bytes = numel(tensors[name]!.shape) * bytesPer
+    if (shards.at(-1)!.length > 0 && size + bytes > maxShardBytes) {
+      shards.push([])
+      size = 0
+    }
+    shards.at(-1)!.push(name)
+    size += bytes
+  }
+  return shards
+}
+
+/** Writes `dir/config.json` and the weights; `dir` must exist. */
 export const exportHfModel = (
   dir: string,
   model: Pick<HfModelConfig, "config" | "json">,
-  weights: Weights
+  weights: Weights,
+  options: ExportOptions = fp32
 ): Effect.Effect<void, HfConfigError | SafetensorsError> =>
   Effect.gen(function*() {
     const fail = failIn(dir)
@@ -42,10 +76,25 @@ export const exportHfModel = (
       }
       tensors[name] = { shape, data }
     }
-    const configFile = join(dir, "config.json")
-    yield* Effect.tryPromise({
-      try: () => writeFile(configFile, JSON.stringify(exportedConfigJson(model.json), null, 2) + "\n"),
-      catch: (cause) => new HfConfigError({ file: configFile, message: `${configFile}: ${String(cause)}` })
-    })
-    yield* writeSafetensors(join(dir, "model.safetensors"), tensors)
+    const write = (file: string, text: string) =>
+      Effect.tryPromise({
+        try: () => writeFile(join(dir, file), text),
+        catch: (cause) => new HfConfigError({ file: join(dir, file), message: `${join(dir, file)}: ${String(cause)}` })
+      })
+    yield* write("config.json", JSON.stringify(exportedConfigJson(model.json, options.dtype), null, 2) + "\n")
+    const dtype = options.dtype === "bfloat16" ? "BF16" : "F32"
+    const bytesPer = dtype === "BF16" ? 2 : 4
+    const shards = shardsOf(tensors, bytesPer, options.maxShardBytes)
+    if (shards.length === 1) return yield* writeSafetensors(join(dir, "model.safetensors"), tensors, undefined, dtype)
+    const weightMap: Record<string, string> = {}
+    let totalSize = 0
+    for (const [i, names] of shards.entries()) {
+      const file = `model-${String(i + 1).padStart(5, "0")}-of-${String(shards.length).padStart(5, "0")}.safetensors`
+      yield* writeSafetensors(join(dir, file), Object.fromEntries(names.map((name) => [name, tensors[name]!])), undefined, dtype)
+      for (const name of names) {
+        weightMap[name] = file
+        totalSize += numel(tensors[name]!.shape) * bytesPer
+      }
+    }
+    yield* write("model.safetensors.index.json", JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + "\n")
   })

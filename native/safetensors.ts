@@ -391,15 +391,33 @@ const writeAll = async (handle: FileHandle, bytes: Uint8Array): Promise<void> =>
   }
 }
 
+/** The dtypes the writer stores fp32 tensors in. */
+export type WriteDtype = "F32" | "BF16"
+
+/**
+ * fp32 → bf16 by rounding to nearest, ties to even, as torch's `.to(torch.bfloat16)`; NaN stays a
+ * (quiet) NaN instead of rounding into infinity.
+ */
+export const toBfloat16 = (data: Float32Array): Uint16Array => {
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length)
+  const out = new Uint16Array(data.length)
+  for (let i = 0; i < bits.length; i++) {
+    const u = bits[i]!
+    out[i] = (u & 0x7fffffff) > 0x7f800000 ? (u >>> 16) | 0x0040 : (u + 0x7fff + ((u >>> 16) & 1)) >>> 16
+  }
+  return out
+}
+
 /**
  * Writes fp32 tensors as one safetensors file that the reference library loads: entries sorted by
  * name, header padded with spaces to a multiple of 8 bytes so the data is aligned, `format: pt`
- * metadata (transformers expects it).
+ * metadata (transformers expects it). `dtype` BF16 stores them rounded to bfloat16.
  */
 export const writeSafetensors = (
   file: string,
   tensors: Readonly<Record<string, Tensor>>,
-  metadata: Readonly<Record<string, string>> = { format: "pt" }
+  metadata: Readonly<Record<string, string>> = { format: "pt" },
+  dtype: WriteDtype = "F32"
 ): Effect.Effect<void, SafetensorsError> =>
   attempt(file, async () => {
     const names = Object.keys(tensors).sort()
@@ -411,8 +429,9 @@ export const writeSafetensors = (
       if (elements !== data.length) {
         throw refuse(file, `shape ${JSON.stringify(shape)} needs ${elements} values, got ${data.length}`, name)
       }
-      header[name] = { dtype: "F32", shape, data_offsets: [offset, offset + data.byteLength] }
-      offset += data.byteLength
+      const bytes = elements * dtypeBytes[dtype]
+      header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] }
+      offset += bytes
     }
     const json = Buffer.from(JSON.stringify(header), "utf8")
     const padded = Math.ceil(json.length / 8) * 8
@@ -424,7 +443,8 @@ export const writeSafetensors = (
       await writeAll(handle, prefix)
       for (const name of names) {
         const { data } = tensors[name]!
-        await writeAll(handle, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+        const stored = dtype === "BF16" ? toBfloat16(data) : data
+        await writeAll(handle, new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength))
       }
       await handle.sync()
     } finally {

@@ -41,7 +41,7 @@ export const TemplateConfig = Schema.Struct({
 })
 
 /** One row of the conversation table as template input (tool calls and tools parsed from JSON). */
-const readConversation = (table: arrow.Table<ConversationColumns>, i: number) => {
+export const readConversation = (table: arrow.Table<ConversationColumns>, i: number) => {
   const row = table.get(i)!
   const source = row.source
   const parse = (text: string, field: string): unknown => {

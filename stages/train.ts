@@ -159,9 +159,11 @@ export const train = defineStage({
         model = NativeModel.create(hf.config, yield* initialWeights, options)
       }
       const greater = config.greaterIsBetter
+      // What shaped the weights: the config with the rate used, without `threads` (which cannot).
+      const { threads: _threads, ...args } = { ...config, learningRate }
       const saveCheckpoint = (step: number) =>
         Effect.gen(function*() {
-          yield* writeHfCheckpoint(kept, hf, model.weights(), { globalStep: step, epoch: step / perEpoch, maxSteps: total, best, history })
+          yield* writeHfCheckpoint(kept, hf, model.weights(), { globalStep: step, epoch: step / perEpoch, maxSteps: total, best, history, args })
           const steps = (yield* Effect.promise(() => readdir(kept))).flatMap((name) => checkpointStep(name) ?? [])
           for (const old of rotate(steps, config.saveTotalLimit, best?.step)) yield* removeHfCheckpoint(kept, old)
         })

@@ -10,6 +10,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { diff } from "./commands/diff.ts"
 import { explain } from "./commands/explain.ts"
+import { exportOutputs } from "./commands/export.ts"
 import { gc } from "./commands/gc.ts"
 import { inspect } from "./commands/inspect.ts"
 import { ls } from "./commands/ls.ts"
@@ -86,6 +87,18 @@ const inspectCommand = Command.make(
   (args) => withStore(args.store, inspect(args.run, args.stage, args.rows))
 ).pipe(Command.withDescription("show a finished stage through its own inspect view"))
 
+const exportCommand = Command.make(
+  "export",
+  {
+    run: runRef("run"),
+    dir: Argument.String("dir").pipe(Argument.withDescription("directory to write (created; must be empty unless --force)")),
+    stage: Flag.String("stage").pipe(Flag.withDescription("stage instance whose outputs to export"), Flag.withDefault("export")),
+    force: Flag.Boolean("force").pipe(Flag.withDescription("replace what the directory holds"), Flag.withDefault(false)),
+    store
+  },
+  (args) => withStore(args.store, exportOutputs({ run: args.run, dir: args.dir, stage: args.stage, force: args.force }))
+).pipe(Command.withDescription("copy a finished stage's outputs to a directory, verifying every byte"))
+
 const verifyCommand = Command.make("verify", { store }, (args) => withStore(args.store, verify)).pipe(
   Command.withDescription("re-hash every object; quarantine corrupt ones")
 )
@@ -109,6 +122,7 @@ const pipeline = Command.make("pipeline").pipe(
     explainCommand,
     diffCommand,
     inspectCommand,
+    exportCommand,
     verifyCommand,
     gcCommand
   ])

@@ -1,6 +1,7 @@
 /**
  * The Hugging Face checkpoints the train stage keeps, as the Trainer's `output_dir` holds them:
- * `checkpoint-<step>/` with `config.json`, `model.safetensors` (fp32) and `trainer_state.json`,
+ * `checkpoint-<step>/` with `config.json`, `model.safetensors` (fp32), `trainer_state.json` and
+ * `training_args.json` (the stage's config, as the Trainer's training_args.bin),
  * written every `saveSteps` and at the last step, at most `saveTotalLimit` of them. They are an
  * output of the stage, so evaluate can score each and select-best can pick one.
  */
@@ -57,6 +58,8 @@ export interface TrainerState {
   readonly maxSteps: number
   readonly best: Best | undefined
   readonly history: ReadonlyArray<HistoryRow>
+  /** The hyper-parameters, for training_args.json. */
+  readonly args: Readonly<Record<string, unknown>>
 }
 
 // The Trainer's log_history: one entry per logged training step, one per evaluation.
@@ -88,10 +91,12 @@ export const writeHfCheckpoint = (
     }
     yield* Effect.tryPromise({ try: () => mkdir(dir, { recursive: true }), catch: failure(`cannot create ${dir}`) })
     yield* exportHfModel(dir, model, weights).pipe(Effect.mapError((e) => failure(e.message)(e)))
-    yield* Effect.tryPromise({
-      try: () => writeFile(join(dir, "trainer_state.json"), JSON.stringify(json, null, 2) + "\n"),
-      catch: failure(`cannot write ${dir}/trainer_state.json`)
-    })
+    for (const [file, content] of [["trainer_state.json", json], ["training_args.json", state.args]] as const) {
+      yield* Effect.tryPromise({
+        try: () => writeFile(join(dir, file), JSON.stringify(content, null, 2) + "\n"),
+        catch: failure(`cannot write ${dir}/${file}`)
+      })
+    }
   })
 
 /** Deletes the checkpoint of `step` under `parent`. */
