@@ -292,7 +292,22 @@ export const train = defineStage({
         " step   epoch      loss          lr  grad_norm   tokens  eval_loss",
         ...lines.slice(0, ctx.rows),
         ...(skipped > 0 ? [`  … ${skipped} steps …`] : []),
-        ...lines.slice(ctx.rows)
+        ...lines.slice(ctx.rows),
+        lossVerdict(history.map((r) => r.loss))
       ].join("\n")
     })
 })
+
+/**
+ * The sanity check's question: did the loss go down? The mean of the last three steps against the
+ * first step, so one noisy last step does not decide it.
+ */
+export const lossVerdict = (losses: ReadonlyArray<number>): string => {
+  const first = losses[0]!
+  const tail = losses.slice(-3)
+  const last = tail.reduce((a, b) => a + b, 0) / tail.length
+  const trajectory = `loss ${first.toFixed(4)} → ${last.toFixed(4)} over ${losses.length} steps`
+  return losses.length >= 2 && last < first
+    ? `PASS ${trajectory}: decreasing`
+    : `WARN ${trajectory}: not decreasing; check the learning rate (raise it 2x if the loss is flat after warm-up) and the masks (pipeline inspect <run> tokenize)`
+}

@@ -18,7 +18,7 @@ import { StageFailure } from "../../src/index.ts"
 import type { Checkpoints } from "../../src/index.ts"
 import { packDocuments, toPackedTable } from "../../stages/pack.ts"
 import type { Document } from "../../stages/pack.ts"
-import { train, TrainConfig } from "../../stages/train.ts"
+import { lossVerdict, train, TrainConfig } from "../../stages/train.ts"
 import { rotate } from "../../stages/train/hfCheckpoint.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
 
@@ -128,6 +128,8 @@ describe("train stage", () => {
     expect(lines[1]!.trim().split(/ +/)[2]).toBe(history[0]!.loss.toFixed(4))
     expect(lines[3]).toContain(`${history.length - 3} steps`)
     expect(lines[4]!.trim().startsWith(String(history.length))).toBe(true)
+    expect(lines[5]).toMatch(/^PASS loss \d+\.\d+ → \d+\.\d+ over \d+ steps: decreasing$/)
+    expect(lossVerdict([2, 2.1, 2.2])).toMatch(/^WARN loss 2\.0000 → 2\.1000 over 3 steps: not decreasing; check the learning rate/)
 
     // The export is a loadable model directory with the trained weights, not the initial ones.
     const tensors = await Effect.runPromise(readSafetensors(join(straight.outputs.model.dir, "model.safetensors")))
