@@ -74,9 +74,9 @@ export class StageTelemetry {
     return values === undefined ? undefined : this.line(values, now)
   }
 
-  /** Time left at the rate of the steps seen so far, once a step and the total are known. */
+  /** Time left at the rate of the steps seen so far, once two steps and the total are known, until the last. */
   eta(now = Date.now()): number | undefined {
-    if (this.first === undefined || this.total === undefined || this.step <= this.first.step) return undefined
+    if (this.first === undefined || this.total === undefined || this.step <= this.first.step || this.step >= this.total) return undefined
     return ((now - this.first.at) / (this.step - this.first.step)) * (this.total - this.step)
   }
 
@@ -84,7 +84,7 @@ export class StageTelemetry {
   private line(values: Readonly<Record<string, number>>, now = Date.now()): string {
     const eta = this.eta(now)
     const step = `step ${this.step}${this.total === undefined ? "" : `/${this.total}`}`
-    return [step, scalarsText(values), ...(eta === undefined || this.step === this.total ? [] : [`ETA ${duration(eta)}`])]
+    return [step, scalarsText(values), ...(eta === undefined ? [] : [`ETA ${duration(eta)}`])]
       .filter((part) => part !== "").join("  ")
   }
 }

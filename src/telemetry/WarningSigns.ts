@@ -20,10 +20,12 @@ export const spikeRatio = 1.5
 /** The chapter's thresholds for exploding and vanishing gradients. */
 export const gradNormHigh = 10
 export const gradNormLow = 1e-6
+/** An eval loss rises when it exceeds the previous evaluation's by more than this fraction (not a wobble). */
+export const evalRise = 0.01
 /**
  * Tokens/s is a sharp drop when the median of the last `throughputSteps` steps falls below this
  * fraction of the median of the `window` steps before them: one slow step (a collection, a page
- * fault) is noise, three in a row are a bottleneck.
+ * fault) is noise, most of three in a row are a bottleneck.
  */
 export const throughputDropRatio = 0.5
 export const throughputSteps = 3
@@ -122,7 +124,7 @@ export const makeWarningSigns = (): WarningSigns => {
         const previous = state.previousEval
         check(
           "overfitting",
-          previous === undefined ? undefined : evalLoss > previous.evalLoss && trainLoss < previous.trainLoss,
+          previous === undefined ? undefined : evalLoss > previous.evalLoss * (1 + evalRise) && trainLoss < previous.trainLoss,
           () => `eval loss rose ${number(previous!.evalLoss)} → ${number(evalLoss)} while the train loss fell ${number(previous!.trainLoss)} → ${number(trainLoss)}`
         )
         state.previousEval = { evalLoss, trainLoss }
