@@ -173,7 +173,6 @@ export const train = defineStage({
         if (before !== null) {
           best = { step: 0, metric: before }
           ctx.scalars(0, { "eval/loss": before, "eval/perplexity": Math.exp(before) })
-          ctx.log(`step 0/${total} eval_loss ${before.toFixed(4)}`)
         }
         yield* saveCheckpoint(0)
       }

@@ -2,21 +2,21 @@
  * What the CLI shows of a running stage's telemetry: one line of its latest scalars (Trainer-style
  * names: loss, grad_norm, lr, eval_loss, tok/s, rss, then any other tag as reported), its ETA, and
  * which steps get a line in the log: the first, the last, every `loggingSteps`-th (the stage's own
- * config field, TRL's `logging_steps`; every step when it has none) and every evaluation.
+ * config field, TRL's `logging_steps`; every step when it has none), step 1 and every evaluation.
  */
+import { formatScalar } from "../telemetry/FormatScalar.ts"
 import { sortTags, Tag } from "../telemetry/Tags.ts"
 import { duration } from "./Format.ts"
 
 const fixed = (digits: number) => (value: number) => value.toFixed(digits)
-const significant = (value: number) => (Math.abs(value) >= 1e-3 && Math.abs(value) < 1e6 ? value.toPrecision(4) : value.toExponential(2))
 
 const shown: Record<string, { readonly label: string; readonly format: (value: number) => string }> = {
   [Tag.loss]: { label: "loss", format: fixed(4) },
   [Tag.evalLoss]: { label: "eval_loss", format: fixed(4) },
   [Tag.learningRate]: { label: "lr", format: (value) => value.toExponential(2) },
-  [Tag.gradNorm]: { label: "grad_norm", format: significant },
+  [Tag.gradNorm]: { label: "grad_norm", format: formatScalar },
   [Tag.tokensPerSecond]: { label: "tok/s", format: (value) => String(Math.round(value)) },
-  [Tag.evalPerplexity]: { label: "eval_ppl", format: significant },
+  [Tag.evalPerplexity]: { label: "eval_ppl", format: formatScalar },
   [Tag.memoryMiB]: { label: "rss", format: (value) => `${Math.round(value)} MiB` }
 }
 
@@ -25,7 +25,7 @@ export const scalarsText = (values: Readonly<Record<string, number>>): string =>
   sortTags(Object.keys(values)).map((tag) => {
     const known = shown[tag]
     const value = values[tag]!
-    return known === undefined ? `${tag} ${significant(value)}` : `${known.label} ${known.format(value)}`
+    return known === undefined ? `${tag} ${formatScalar(value)}` : `${known.label} ${known.format(value)}`
   }).join("  ")
 
 /** The `loggingSteps` of a stage's config, when it has a positive integer one. */
@@ -59,7 +59,7 @@ export class StageTelemetry {
     if (isFirst) this.first = { step, at: now }
     this.step = step
     Object.assign(this.latest, values)
-    const logged = isFirst || step === this.total || this.loggingSteps === undefined || step % this.loggingSteps === 0 ||
+    const logged = isFirst || step === 1 || step === this.total || this.loggingSteps === undefined || step % this.loggingSteps === 0 ||
       Object.keys(values).some((tag) => tag.startsWith("eval/"))
     this.due = logged ? values : undefined
   }

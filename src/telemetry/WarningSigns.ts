@@ -8,6 +8,7 @@
  * gradients stay above 10 for a thousand steps gets one warning, and a second one if it recovers
  * and explodes again later.
  */
+import { formatScalar } from "./FormatScalar.ts"
 import { Tag } from "./Tags.ts"
 import type { Warning, WarningKind } from "./Warning.ts"
 
@@ -54,7 +55,6 @@ const median = (values: ReadonlyArray<number>) => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-const number = (value: number) => (Math.abs(value) >= 1e-3 && Math.abs(value) < 1e5 ? value.toPrecision(4) : value.toExponential(2))
 
 /** What one stage's watcher remembers between steps. */
 interface StageState {
@@ -106,7 +106,7 @@ export const makeWarningSigns = (): WarningSigns => {
           check(
             "loss-spike",
             average === undefined ? undefined : loss > spikeRatio * average,
-            () => `loss ${number(loss)} is ${(loss / average!).toFixed(1)}× its moving average ${number(average!)} over the last ${state.losses.length} steps`
+            () => `loss ${formatScalar(loss)} is ${(loss / average!).toFixed(1)}× its moving average ${formatScalar(average!)} over the last ${state.losses.length} steps`
           )
           remember(state.losses, loss)
         }
@@ -114,8 +114,8 @@ export const makeWarningSigns = (): WarningSigns => {
 
       const gradNorm = values[Tag.gradNorm]
       if (gradNorm !== undefined) {
-        check("grad-norm-exploding", !(gradNorm <= gradNormHigh), () => `grad norm ${number(gradNorm)} > ${gradNormHigh}`)
-        check("grad-norm-vanishing", gradNorm < gradNormLow, () => `grad norm ${number(gradNorm)} < ${gradNormLow}`)
+        check("grad-norm-exploding", !(gradNorm <= gradNormHigh), () => `grad norm ${formatScalar(gradNorm)} > ${gradNormHigh}`)
+        check("grad-norm-vanishing", gradNorm < gradNormLow, () => `grad norm ${formatScalar(gradNorm)} < ${gradNormLow}`)
       }
 
       const evalLoss = values[Tag.evalLoss]
@@ -125,7 +125,7 @@ export const makeWarningSigns = (): WarningSigns => {
         check(
           "overfitting",
           previous === undefined ? undefined : evalLoss > previous.evalLoss * (1 + evalRise) && trainLoss < previous.trainLoss,
-          () => `eval loss rose ${number(previous!.evalLoss)} → ${number(evalLoss)} while the train loss fell ${number(previous!.trainLoss)} → ${number(trainLoss)}`
+          () => `eval loss rose ${formatScalar(previous!.evalLoss)} → ${formatScalar(evalLoss)} while the train loss fell ${formatScalar(previous!.trainLoss)} → ${formatScalar(trainLoss)}`
         )
         state.previousEval = { evalLoss, trainLoss }
       }
@@ -141,7 +141,7 @@ export const makeWarningSigns = (): WarningSigns => {
         check(
           "throughput-drop",
           typical === undefined ? undefined : recent < throughputDropRatio * typical,
-          () => `tokens/s fell to ${Math.round(recent)} over the last ${throughputSteps} steps, ${(recent / typical!).toFixed(2)}× the median ${Math.round(typical!)} of the steps before`
+          () => `tokens/s fell to ${formatScalar(recent)} over the last ${throughputSteps} steps, ${(recent / typical!).toFixed(2)}× the median ${formatScalar(typical!)} of the steps before`
         )
       }
       return out

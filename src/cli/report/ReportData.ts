@@ -40,6 +40,8 @@ export interface ReportStage {
 
 export interface ReportSamples {
   readonly stage: string
+  /** When the table has a `step` column (one set of answers per checkpoint): the last step, whose rows are shown. */
+  readonly step?: number
   readonly columns: ReadonlyArray<string>
   readonly rows: ReadonlyArray<ReadonlyArray<string>>
   readonly total: number
@@ -94,7 +96,7 @@ const readTelemetry = (dir: string) =>
 const cell = (value: unknown): string =>
   value === null || value === undefined ? "" : typeof value === "object" ? JSON.stringify(value) : String(value)
 
-/** The rows of every `samples` table among the run's stage outputs. */
+/** The rows of every `samples` table among the run's stage outputs (of its last step, when it has steps). */
 const samplesOf = (run: RunRecord) =>
   Effect.gen(function*() {
     const store = yield* Store
@@ -106,11 +108,11 @@ const samplesOf = (run: RunRecord) =>
       const arrow = yield* Effect.promise(() => import("apache-arrow"))
       const table = arrow.tableFromIPC(bytes)
       const columns = table.schema.fields.map((field) => field.name)
-      const rows = table.toArray().slice(0, sampleRows).map((row) => {
-        const json = row.toJSON() as Record<string, unknown>
-        return columns.map((column) => cell(json[column]))
-      })
-      found.push({ stage: stage.id, columns, rows, total: table.numRows })
+      const all = table.toArray().map((row) => row.toJSON() as Record<string, unknown>)
+      const step = columns.includes("step") && all.length > 0 ? Math.max(...all.map((row) => Number(row.step))) : undefined
+      const rows = all.filter((row) => step === undefined || Number(row.step) === step).slice(0, sampleRows)
+        .map((row) => columns.map((column) => cell(row[column])))
+      found.push({ stage: stage.id, ...(step === undefined ? {} : { step }), columns, rows, total: table.numRows })
     }
     return found
   })

@@ -92,7 +92,7 @@ const configs = (runs: ReadonlyArray<ReportRun>) => `
 const samples = (runs: ReadonlyArray<ReportRun>) =>
   runs.every((run) => run.samples.length === 0) ? "" : `
 <section><h2>Samples</h2>${runs.map((run, i) => run.samples.map((table) => `
-  <h3>${swatch(i)}<code>${escape(run.id)}</code> ${escape(table.stage)} <span class="dim">(${table.rows.length} of ${table.total} rows)</span></h3>
+  <h3>${swatch(i)}<code>${escape(run.id)}</code> ${escape(table.stage)} <span class="dim">(${table.rows.length} of ${table.total} rows${table.step === undefined ? "" : `, step ${table.step}`})</span></h3>
   <table class="samples">
     <thead><tr>${table.columns.map((c) => `<th>${escape(c)}</th>`).join("")}</tr></thead>
     <tbody>${table.rows.map((row) => `<tr>${row.map((c) => `<td>${escape(c)}</td>`).join("")}</tr>`).join("")}</tbody>
