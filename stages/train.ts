@@ -64,7 +64,7 @@ export const TrainConfig = Schema.Struct({
   greaterIsBetter: Schema.Boolean.pipe(withDefault(false)),
   /** Recompute activations in backward (gradient checkpointing): same bits, less memory. */
   gradientCheckpointing: Schema.Boolean.pipe(withDefault(false)),
-  /** Write a log line every N steps (and at the first and last); TRL's SFTConfig default. */
+  /** The CLI logs a line of scalars every N steps (and the first and last); TRL's SFTConfig default. Not in the key. */
   loggingSteps: count.pipe(withDefault(10)),
   /** Worker threads (default: every core); not in the key, since results do not depend on it. */
   threads: Schema.optionalKey(count),
@@ -88,7 +88,7 @@ export const train = defineStage({
   reads: ["seed", "sanity"],
   extraCode: ["../native/cpu", "../native/binding", "../native/addon.cc", "../native/binding.gyp"],
   config: TrainConfig,
-  unkeyed: ["threads"],
+  unkeyed: ["threads", "loggingSteps"],
   inputs: { train: Table(packedSchema), validation: Optional(Table(packedSchema)), model: Files() },
   outputs: { model: Files(), checkpoints: Files(), history: Table(historySchema) },
   env: () => ({ backend: "cpu", dtype: "float32" }),
@@ -173,15 +173,14 @@ export const train = defineStage({
         if (before !== null) {
           best = { step: 0, metric: before }
           ctx.scalars(0, { "eval/loss": before, "eval/perplexity": Math.exp(before) })
-          ctx.log(`step 0/${total} eval_loss ${before.toFixed(4)}`)
         }
         yield* saveCheckpoint(0)
       }
 
       const started = performance.now()
       let trainedTokens = 0
-      let stepStarted = started
       for (let step = model.stepCount; step < total; step++) {
+        const stepStarted = performance.now()
         const lr = learningRate * lrFactor(config.lrSchedulerType, step, total, warmup)
         const result = yield* engine(`training failed at step ${step + 1}`, async () => {
           let lossSum = 0
@@ -206,6 +205,7 @@ export const train = defineStage({
           return { loss: lossSum / tokens, tokens, seen, gradNorm }
         })
         trainedTokens += result.tokens
+        const now = performance.now()
         const done = step + 1
         const evalNow = evalBatches.length > 0 && (done === total || (config.evalSteps !== undefined && done % config.evalSteps === 0))
         const row: HistoryRow = {
@@ -219,7 +219,6 @@ export const train = defineStage({
         }
         history.push(row)
         if (row.eval_loss !== null && improves(row.eval_loss, best, greater)) best = { step: done, metric: row.eval_loss }
-        const now = performance.now()
         ctx.scalars(done, {
           "train/loss": row.loss,
           "train/learning_rate": lr,
@@ -228,11 +227,6 @@ export const train = defineStage({
           "train/memory_mib": process.memoryUsage.rss() / 2 ** 20,
           ...(row.eval_loss === null ? {} : { "eval/loss": row.eval_loss, "eval/perplexity": Math.exp(row.eval_loss) })
         })
-        stepStarted = now
-        if (done === 1 || done === total || done % config.loggingSteps === 0) {
-          const evaluated = row.eval_loss === null ? "" : ` eval_loss ${row.eval_loss.toFixed(4)}`
-          ctx.log(`step ${done}/${total} loss ${row.loss.toFixed(4)} lr ${lr.toExponential(3)} grad_norm ${row.grad_norm.toFixed(3)}${evaluated}`)
-        }
         ctx.progress(done, total)
         if (done === total || done % config.saveSteps === 0) yield* saveCheckpoint(done)
         if (done < total && done % config.saveSteps === 0) {

@@ -1,9 +1,13 @@
 /**
- * Run progress for a terminal: a stage list redrawn in place (cached / running with a progress bar
- * and elapsed time / done with its duration), stage log lines scrolling above it.
+ * Run progress for a terminal: a stage list redrawn in place (cached / running with a progress bar,
+ * elapsed time and ETA / done with its duration); under a stage that reports scalars, its latest
+ * loss, eval loss, learning rate, grad norm, tokens/s and memory. Stage log lines, a line of scalars
+ * at each logged step and warning signs scroll above the list.
  */
 import type { Reporter, StageState } from "../runner/Reporter.ts"
+import { formatWarning } from "../telemetry/Warning.ts"
 import { duration } from "./Format.ts"
+import { scalarsText, StageTelemetry } from "./StepLine.ts"
 
 interface Row {
   state: StageState
@@ -11,6 +15,8 @@ interface Row {
   durationMs?: number
   progress?: { done: number; total: number }
   error?: string
+  telemetry?: StageTelemetry
+  warnings: number
 }
 
 const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
@@ -21,43 +27,62 @@ const bar = (done: number, total: number, width = 20): string => {
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${Math.round(fraction * 100)}% ${done}/${total}`
 }
 
+// Escape sequences take no columns: they are left out when counting how many rows a line wraps to.
+const escapes = /\x1b\[[0-9;]*[A-Za-z]/g
+
 /** A live reporter writing ANSI to `stream` (a TTY). Redraws at most every 100 ms. */
 export const liveReporter = (stream: NodeJS.WriteStream, color: boolean): Reporter => {
   const paint = (code: string) => (s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s)
   const green = paint("32")
   const dim = paint("2")
   const red = paint("31")
+  const yellow = paint("33")
   const rows = new Map<string, Row>()
+  let configs: Readonly<Record<string, unknown>> = {}
   let drawn = 0
   let tick = 0
   let header = ""
-  const render = (): string => {
+  const render = (): Array<string> => {
     const width = Math.max(...[...rows.keys()].map((id) => id.length), 4)
-    const lines = [...rows.entries()].map(([id, row]) => {
+    const lines = [header]
+    for (const [id, row] of rows) {
       const name = id.padEnd(width)
       switch (row.state) {
         case "hit":
-          return `  ${green("✓")} ${name}  ${dim("cached")}`
+          lines.push(`  ${green("✓")} ${name}  ${dim("cached")}`)
+          break
         case "done":
-          return `  ${green("✓")} ${name}  done ${duration(row.durationMs)}`
+          lines.push(`  ${green("✓")} ${name}  done ${duration(row.durationMs)}`)
+          break
         case "running": {
           const elapsed = duration(Date.now() - (row.startedAt ?? Date.now()))
           const progress = row.progress ? `  ${bar(row.progress.done, row.progress.total)}` : ""
-          return `  ${frames[tick % frames.length]} ${name}  running ${elapsed}${progress}`
+          const eta = row.telemetry?.eta()
+          lines.push(`  ${frames[tick % frames.length]} ${name}  running ${elapsed}${progress}${eta === undefined ? "" : `  ETA ${duration(eta)}`}`)
+          if (row.telemetry !== undefined) {
+            const warned = row.warnings === 0 ? "" : `  ${yellow(`⚠ ${row.warnings} warning${row.warnings === 1 ? "" : "s"}`)}`
+            lines.push(`    ${" ".repeat(width)}  ${scalarsText(row.telemetry.latest)}${warned}`)
+          }
+          break
         }
         case "waiting":
-          return `  … ${name}  ${dim("waiting for lock")}`
+          lines.push(`  … ${name}  ${dim("waiting for lock")}`)
+          break
         case "failed":
-          return `  ${red("✗")} ${name}  ${red("failed")}: ${row.error ?? ""}`
+          lines.push(`  ${red("✗")} ${name}  ${red("failed")}: ${row.error ?? ""}`)
+          break
         case "skipped":
-          return `  - ${name}  ${dim("skipped")}`
+          lines.push(`  - ${name}  ${dim("skipped")}`)
+          break
         case "interrupted":
-          return `  ! ${name}  interrupted`
+          lines.push(`  ! ${name}  interrupted`)
+          break
         case "pending":
-          return `    ${dim(name)}`
+          lines.push(`    ${dim(name)}`)
+          break
       }
-    })
-    return [header, ...lines].join("\n")
+    }
+    return lines
   }
   const clear = () => {
     if (drawn > 0) stream.write(`\x1b[${drawn}A\r\x1b[J`)
@@ -65,25 +90,37 @@ export const liveReporter = (stream: NodeJS.WriteStream, color: boolean): Report
   }
   const draw = () => {
     clear()
-    const text = render()
-    stream.write(text + "\n")
-    drawn = text.split("\n").length
+    const lines = render()
+    stream.write(lines.join("\n") + "\n")
+    const columns = stream.columns > 0 ? stream.columns : 80
+    drawn = lines.reduce((n, line) => n + Math.max(1, Math.ceil(line.replace(escapes, "").length / columns)), 0)
+  }
+  /** Writes a line above the stage list (it scrolls away with the terminal). */
+  const scroll = (line: string) => {
+    clear()
+    stream.write(line + "\n")
   }
   const timer = setInterval(() => {
     tick += 1
     if ([...rows.values()].some((row) => row.state === "running")) draw()
   }, 100)
   timer.unref()
+  const flush = (id: string) => {
+    const line = rows.get(id)?.telemetry?.takeLine()
+    if (line !== undefined) scroll(`[${id}] ${line}`)
+  }
   return {
     event: (event) => {
       switch (event.type) {
         case "start":
           header = `run ${event.runId}`
-          for (const id of event.stages) rows.set(id, { state: "pending" })
+          configs = event.configs
+          for (const id of event.stages) rows.set(id, { state: "pending", warnings: 0 })
           break
         case "state": {
           const row = rows.get(event.id)
           if (!row) return
+          flush(event.id)
           row.state = event.state
           if (event.state === "running") row.startedAt = Date.now()
           if (event.durationMs !== undefined) row.durationMs = event.durationMs
@@ -92,18 +129,38 @@ export const liveReporter = (stream: NodeJS.WriteStream, color: boolean): Report
         }
         case "progress": {
           const row = rows.get(event.id)
-          if (row) row.progress = { done: event.done, total: event.total }
+          if (!row) return
+          row.progress = { done: event.done, total: event.total }
+          if (row.telemetry) row.telemetry.total = event.total
+          flush(event.id)
+          break
+        }
+        case "scalars": {
+          const row = rows.get(event.id)
+          if (!row) return
+          flush(event.id)
+          row.telemetry ??= new StageTelemetry(configs[event.id])
+          if (row.progress) row.telemetry.total = row.progress.total
+          row.telemetry.observe(event.step, event.values)
           return
         }
+        case "warning": {
+          const row = rows.get(event.warning.stage)
+          if (row) row.warnings += 1
+          flush(event.warning.stage)
+          scroll(yellow(`⚠ ${formatWarning(event.warning)}`))
+          break
+        }
         case "log":
-          clear()
-          stream.write(`[${event.id}] ${event.message}\n`)
+          flush(event.id)
+          scroll(`[${event.id}] ${event.message}`)
           break
       }
       draw()
     },
     close: () => {
       clearInterval(timer)
+      for (const id of rows.keys()) flush(id)
       draw()
     }
   }

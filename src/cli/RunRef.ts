@@ -61,17 +61,17 @@ export interface PairedStage {
   readonly b: RunStage | undefined
 }
 
-/** Resolves two run references and pairs their stage instances by id (A's order, then those only in B). */
+/** The stage instances of two runs paired by id (A's order, then those only in B). */
+export const pairStages = (a: RunRecord, b: RunRecord): Array<PairedStage> => {
+  const byIdA = new Map(a.stages.map((stage) => [stage.id, stage]))
+  const byIdB = new Map(b.stages.map((stage) => [stage.id, stage]))
+  return [...new Set([...byIdA.keys(), ...byIdB.keys()])].map((id) => ({ id, a: byIdA.get(id), b: byIdB.get(id) }))
+}
+
+/** Resolves two run references and pairs their stage instances. */
 export const resolvePair = (refA: string, refB: string) =>
   Effect.gen(function*() {
     const a = yield* resolveRun(refA)
     const b = yield* resolveRun(refB)
-    const byIdA = new Map(a.stages.map((stage) => [stage.id, stage]))
-    const byIdB = new Map(b.stages.map((stage) => [stage.id, stage]))
-    const stages: Array<PairedStage> = [...new Set([...byIdA.keys(), ...byIdB.keys()])].map((id) => ({
-      id,
-      a: byIdA.get(id),
-      b: byIdB.get(id)
-    }))
-    return { a, b, stages }
+    return { a, b, stages: pairStages(a, b) }
   })

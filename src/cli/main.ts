@@ -55,7 +55,8 @@ const runCommand = Command.make(
       set: args.set,
       seed: Option.getOrUndefined(args.seed),
       sanity: args.sanity,
-      force: args.force
+      force: args.force,
+      store: Option.getOrUndefined(args.store)
     }))
 ).pipe(Command.withDescription("run a pipeline, reusing every cached stage"))
 
@@ -99,6 +100,25 @@ const exportCommand = Command.make(
   (args) => withStore(args.store, exportOutputs({ run: args.run, dir: args.dir, stage: args.stage, force: args.force }))
 ).pipe(Command.withDescription("copy a finished stage's outputs to a directory, verifying every byte"))
 
+const reportCommand = Command.make(
+  "report",
+  {
+    runs: runRef("run").pipe(Argument.atLeast(1)),
+    output: Flag.String("output").pipe(
+      Flag.withAlias("o"),
+      Flag.withDescription("the HTML file to write"),
+      Flag.withDefault("report.html")
+    ),
+    store
+  },
+  (args) =>
+    withStore(
+      args.store,
+      // Imported here, not above: only this command needs the chart assets and the event-file decoder.
+      Effect.promise(() => import("./commands/report.ts")).pipe(Effect.flatMap(({ report }) => report(args.runs, args.output)))
+    )
+).pipe(Command.withDescription("write one self-contained HTML page of runs: curves overlaid, stages, config, differences, warnings"))
+
 const verifyCommand = Command.make("verify", { store }, (args) => withStore(args.store, verify)).pipe(
   Command.withDescription("re-hash every object; quarantine corrupt ones")
 )
@@ -123,6 +143,7 @@ const pipeline = Command.make("pipeline").pipe(
     diffCommand,
     inspectCommand,
     exportCommand,
+    reportCommand,
     verifyCommand,
     gcCommand
   ])

@@ -6,6 +6,7 @@ import { Schema } from "effect"
 import { Key } from "../key/Key.ts"
 import { KeyManifest } from "../key/Manifest.ts"
 import { Digest } from "../store/Digest.ts"
+import { Warning } from "../telemetry/Warning.ts"
 
 /** One file of a directory artifact. */
 export const FileEntry = Schema.Struct({ path: Schema.String, size: Schema.Number, digest: Digest })
@@ -76,6 +77,8 @@ export const RunRecord = Schema.Struct({
   durationMs: Schema.optional(Schema.Number),
   external: Schema.Array(RunExternal),
   stages: Schema.Array(RunStage),
+  /** Warning signs in the stages' telemetry, in the order they were seen (absent in older records). */
+  warnings: Schema.optional(Schema.Array(Warning)),
   error: Schema.optional(Schema.String)
 })
 export type RunRecord = typeof RunRecord.Type

@@ -1,14 +1,21 @@
 /**
  * What the runner tells the outside world while it works. The CLI turns these events into a live
- * stage list (TTY) or plain lines; tests can collect them.
+ * stage list (TTY) or plain lines and the run's telemetry folder; tests can collect them.
  */
+import type { Warning } from "../telemetry/Warning.ts"
 
 /** Where a stage instance stands. */
 export type StageState = "pending" | "waiting" | "running" | "hit" | "done" | "failed" | "skipped" | "interrupted"
 
 /** One runner event. */
 export type RunEvent =
-  | { readonly type: "start"; readonly runId: string; readonly stages: ReadonlyArray<string> }
+  | {
+    readonly type: "start"
+    readonly runId: string
+    readonly stages: ReadonlyArray<string>
+    /** Each stage instance's decoded config (defaults applied, unkeyed fields included), by instance. */
+    readonly configs: Readonly<Record<string, unknown>>
+  }
   | {
     readonly type: "state"
     readonly id: string
@@ -25,6 +32,7 @@ export type RunEvent =
     readonly step: number
     readonly values: Readonly<Record<string, number>>
   }
+  | { readonly type: "warning"; readonly warning: Warning }
 
 /** Receives runner events; must not throw. */
 export interface Reporter {

@@ -26,6 +26,8 @@ import type { Key } from "../key/Key.ts"
 import { engineVersion, schemeVersion } from "../key/Manifest.ts"
 import type { KeyManifest } from "../key/Manifest.ts"
 import { Store, StoreError, type CorruptObject } from "../store/Store.ts"
+import { makeWarningSigns } from "../telemetry/WarningSigns.ts"
+import type { Warning } from "../telemetry/Warning.ts"
 import { allPresent, OutputMismatch, putOutput, readArtifacts } from "./Artifacts.ts"
 import { asConfigError, configure, ConfigError } from "./Config.ts"
 import type { ConfiguredStage, Override } from "./Config.ts"
@@ -185,6 +187,8 @@ export const runPipeline = (
       stages.map((node) => [node.id, { id: node.id, stage: node.stage.name, status: "pending" }])
     )
     const external: Array<RunRecord["external"][number]> = []
+    const signs = makeWarningSigns()
+    const warnings: Array<Warning> = []
     const record = (status: RunRecord["status"], error?: string): RunRecord => {
       const finished = status === "running" ? undefined : new Date()
       return {
@@ -199,13 +203,19 @@ export const runPipeline = (
         ...(finished ? { finishedAt: finished.toISOString(), durationMs: finished.getTime() - startedAt.getTime() } : {}),
         external: [...external],
         stages: stages.map((node) => progress.get(node.id)!),
+        warnings: [...warnings],
         ...(error === undefined ? {} : { error })
       }
     }
     const update = (id: string, patch: Partial<RunStage>) => progress.set(id, { ...progress.get(id)!, ...patch })
 
     yield* store.putDocument("runs", runId, record("running"))
-    reporter.event({ type: "start", runId, stages: stages.map((node) => node.id) })
+    reporter.event({
+      type: "start",
+      runId,
+      stages: stages.map((node) => node.id),
+      configs: Object.fromEntries(stages.map((node) => [node.id, configured.get(node.id)!.config]))
+    })
     const cache: StatCache = yield* loadStatCache
 
     const effects = new Map<string, Effect.Effect<Outputs, NodeError, Store>>()
@@ -246,7 +256,13 @@ export const runPipeline = (
           },
           progress: (done, total) => reporter.event({ type: "progress", id: node.id, done, total }),
           log: (message) => reporter.event({ type: "log", id: node.id, message }),
-          scalars: (step, values) => reporter.event({ type: "scalars", id: node.id, step, values }),
+          scalars: (step, values) => {
+            reporter.event({ type: "scalars", id: node.id, step, values })
+            for (const warning of signs.observe(node.id, step, values)) {
+              warnings.push(warning)
+              reporter.event({ type: "warning", warning })
+            }
+          },
           checkpoints: {
             save: (step, dir) =>
               store.saveCheckpoint(key, step, dir).pipe(Effect.mapError((e) => failure(`checkpoint: ${e.message}`, e))),

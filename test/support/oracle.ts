@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
-import { describe, it } from "vitest"
+import { requiredInCi } from "./optional.ts"
 
 const root = process.env.SFT_ORACLE ?? join(homedir(), ".cache", "sft-oracle")
 const python = join(root, "bin", "python")
@@ -19,23 +19,8 @@ export const oraclePython: string | undefined = existsSync(python) ? python : un
 
 const missingReason = `oracle not found at ${root} (run scripts/oracle.sh or set SFT_ORACLE)`
 
-if (oraclePython === undefined && process.env.CI === "true") {
-  throw new Error(`${missingReason}: CI requires it`)
-}
-
-/**
- * `describe` that runs only when the oracle exists, and otherwise reports one skipped test naming
- * the reason. Without the oracle `body` is never called: vitest collects a skipped suite by running
- * its body, where any oracle call would throw and fail the whole file.
- */
-export const describeOracle = (name: string, body: () => void): void => {
-  if (oraclePython === undefined) {
-    console.warn(`skipped "${name}": ${missingReason}`)
-    it.skip(`${name} [skipped: ${missingReason}]`)
-  } else {
-    describe(name, body)
-  }
-}
+/** `describe` that runs only when the oracle exists (see {@link requiredInCi}). */
+export const describeOracle = requiredInCi(oraclePython !== undefined, missingReason)
 
 /** The oracle's Python; fails naming where it was looked for when it is not installed. */
 export const requireOraclePython = (): string => {

@@ -1,11 +1,22 @@
-/** `pipeline run <file>`: runs a pipeline, reusing every committed stage whose key is unchanged. */
-import { Effect } from "effect"
+/**
+ * `pipeline run <file>`: runs a pipeline, reusing every committed stage whose key is unchanged.
+ * Progress goes to the terminal (a live view on a TTY, plain lines otherwise) and to the run's
+ * telemetry folder `<store>/runs/<runId>/` (log.txt, TensorBoard event files). Ctrl-C stops the
+ * run and says how to resume it.
+ */
+import { join } from "node:path"
+import { Effect, Option } from "effect"
 import { runPipeline } from "../../runner/Runner.ts"
 import { parseOverride } from "../../runner/Config.ts"
+import type { Reporter } from "../../runner/Reporter.ts"
+import { Store } from "../../store/Store.ts"
+import { tensorBoardReporter } from "../../telemetry/TensorBoardReporter.ts"
 import { duration } from "../Format.ts"
 import { liveReporter } from "../LiveReporter.ts"
 import { loadPipeline } from "../LoadPipeline.ts"
 import { plainReporter } from "../PlainReporter.ts"
+import { readRun } from "../RunRef.ts"
+import { runLogReporter } from "../RunLog.ts"
 
 export interface RunArgs {
   readonly file: string
@@ -13,15 +24,68 @@ export interface RunArgs {
   readonly seed: number | undefined
   readonly sanity: boolean
   readonly force: ReadonlyArray<string>
+  /** The --store flag as given, repeated in the resume command. */
+  readonly store: string | undefined
 }
+
+/** Every reporter receives every event. */
+const allOf = (reporters: ReadonlyArray<Reporter>): Reporter => ({
+  event: (event) => reporters.forEach((reporter) => reporter.event(event)),
+  close: () => reporters.forEach((reporter) => reporter.close())
+})
+
+const quote = (arg: string) => (/^[\w@%+=:,./~-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)
+
+/**
+ * What to tell a person whose run was interrupted: what the next run reuses and the command that
+ * resumes it (`--force` only for forced stages that did not commit, or they would run again).
+ */
+const resumeHint = (args: RunArgs, runId: string) =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const run = yield* readRun(runId)
+    const committed = run.stages.filter((stage) => stage.status === "hit" || stage.status === "ran")
+    const resumes: Array<string> = []
+    for (const stage of run.stages) {
+      if (stage.status !== "interrupted" || stage.key === undefined) continue
+      const checkpoint = yield* store.latestCheckpoint(stage.key)
+      resumes.push(Option.isSome(checkpoint)
+        ? `${stage.id} resumes from its checkpoint of step ${checkpoint.value.step}`
+        : `${stage.id} starts again (it saved no checkpoint)`)
+    }
+    const command = [
+      "pipeline run", quote(args.file),
+      ...args.set.flatMap((set) => ["--set", quote(set)]),
+      ...(args.seed === undefined ? [] : ["--seed", String(args.seed)]),
+      ...(args.sanity ? ["--sanity"] : []),
+      ...args.force.filter((id) => !committed.some((stage) => stage.id === id)).flatMap((id) => ["--force", quote(id)]),
+      ...(args.store === undefined ? [] : ["--store", quote(args.store)])
+    ].join(" ")
+    const reused = `${committed.length} of ${run.stages.length} stages are committed and will be cached`
+    process.stderr.write(`interrupted (run ${runId}): ${[reused, ...resumes].join("; ")}\nresume with: ${command}\n`)
+  }).pipe(Effect.ignore)
 
 export const run = (args: RunArgs) =>
   Effect.gen(function*() {
+    const store = yield* Store
     const { file, graph, changedSinceLoad } = yield* loadPipeline(args.file)
     const overrides = yield* Effect.forEach(args.set, parseOverride)
-    const reporter = process.stdout.isTTY
-      ? liveReporter(process.stdout, process.env.NO_COLOR === undefined)
-      : plainReporter((line) => process.stdout.write(line + "\n"))
+    const runsDir = join(store.root, "runs")
+    let runId: string | undefined
+    const reporter = allOf([
+      { event: (event) => event.type === "start" && (runId = event.runId), close: () => undefined },
+      process.stdout.isTTY
+        ? liveReporter(process.stdout, process.env.NO_COLOR === undefined)
+        : plainReporter((line) => process.stdout.write(line + "\n")),
+      runLogReporter(runsDir),
+      tensorBoardReporter(runsDir, {
+        pipeline: graph.name,
+        file,
+        seed: args.seed ?? graph.seed,
+        sanity: args.sanity,
+        overrides: args.set
+      })
+    ])
     const record = yield* runPipeline({
       file,
       graph,
@@ -31,11 +95,13 @@ export const run = (args: RunArgs) =>
       sanity: args.sanity,
       force: args.force,
       reporter
-    })
+    }).pipe(Effect.onInterrupt(() => (runId === undefined ? Effect.void : resumeHint(args, runId))))
     const hits = record.stages.filter((stage) => stage.status === "hit").length
     const ran = record.stages.filter((stage) => stage.status === "ran").length
+    const warnings = record.warnings?.length ?? 0
     process.stdout.write(
-      `${record.status} in ${duration(record.durationMs)}: ${record.stages.length} stages, ${hits} cached, ${ran} ran (run ${record.id})\n`
+      `${record.status} in ${duration(record.durationMs)}: ${record.stages.length} stages, ${hits} cached, ${ran} ran` +
+        `${warnings === 0 ? "" : `, ${warnings} warning${warnings === 1 ? "" : "s"}`} (run ${record.id})\n`
     )
     if (record.status !== "succeeded") {
       process.stderr.write(`error: ${record.error ?? record.status}\n`)

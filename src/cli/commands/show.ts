@@ -1,6 +1,7 @@
-/** `pipeline show <run>`: one run, stage by stage: status, key, outputs, metrics, duration. */
+/** `pipeline show <run>`: one run, stage by stage: status, key, outputs, metrics, duration; then its warning signs. */
 import { Effect } from "effect"
 import { short } from "../../key/Key.ts"
+import { formatWarning } from "../../telemetry/Warning.ts"
 import { duration, table } from "../Format.ts"
 import { resolveRun } from "../RunRef.ts"
 
@@ -20,7 +21,8 @@ export const show = (ref: string, json: boolean) =>
     }))
     if (json) {
       const out = { id: run.id, pipeline: run.pipeline, status: run.status, seed: run.seed, sanity: run.sanity,
-        overrides: run.overrides, startedAt: run.startedAt, durationMs: run.durationMs ?? null, stages }
+        overrides: run.overrides, startedAt: run.startedAt, durationMs: run.durationMs ?? null, stages,
+        warnings: run.warnings ?? [] }
       process.stdout.write(JSON.stringify(out, null, 2) + "\n")
       return
     }
@@ -40,7 +42,10 @@ export const show = (ref: string, json: boolean) =>
           Object.entries(stage.outputs).map(([name, digest]) => `${name}=${short(digest)}`).join(" "),
           Object.entries(stage.metrics).map(([name, value]) => `${name}=${value}`).join(" ")
         ])
-      ])
+      ]),
+      ...(run.warnings === undefined || run.warnings.length === 0
+        ? []
+        : ["", `WARNINGS (${run.warnings.length})`, ...run.warnings.map((warning) => `  ${formatWarning(warning)}`)])
     ]
     process.stdout.write(lines.join("\n") + "\n")
   })
