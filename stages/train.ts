@@ -73,6 +73,9 @@ export const TrainConfig = Schema.Struct({
 })
 export type TrainConfig = typeof TrainConfig.Type
 
+// Config fields that cannot change what train writes.
+const unkeyed: ReadonlyArray<string> = ["threads", "loggingSteps"]
+
 const failure = (message: string, cause?: unknown) => new StageFailure({ stage: "train", message, cause })
 
 // The weights and model config, which the export writes anew; every other file of the model
@@ -88,7 +91,7 @@ export const train = defineStage({
   reads: ["seed", "sanity"],
   extraCode: ["../native/cpu", "../native/binding", "../native/addon.cc", "../native/binding.gyp"],
   config: TrainConfig,
-  unkeyed: ["threads", "loggingSteps"],
+  unkeyed,
   inputs: { train: Table(packedSchema), validation: Optional(Table(packedSchema)), model: Files() },
   outputs: { model: Files(), checkpoints: Files(), history: Table(historySchema) },
   env: () => ({ backend: "cpu", dtype: "float32" }),
@@ -159,8 +162,8 @@ export const train = defineStage({
         model = NativeModel.create(hf.config, yield* initialWeights, options)
       }
       const greater = config.greaterIsBetter
-      // What shaped the weights: the config with the rate used, without `threads` (which cannot).
-      const { threads: _threads, ...args } = { ...config, learningRate }
+      // What shaped the weights: the config with the rate used, without the unkeyed fields (which cannot).
+      const args = Object.fromEntries(Object.entries({ ...config, learningRate }).filter(([name]) => !unkeyed.includes(name)))
       const saveCheckpoint = (step: number) =>
         Effect.gen(function*() {
           yield* writeHfCheckpoint(kept, hf, model.weights(), { globalStep: step, epoch: step / perEpoch, maxSteps: total, best, history, args })
