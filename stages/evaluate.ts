@@ -135,16 +135,11 @@ export const evaluate = defineStage({
           eval_samples: answered
         }
         metrics.push(row)
+        // Loss and perplexity are train's tags at the same steps (when it has validation rows).
         ctx.scalars(step, {
           ...(row.eval_token_accuracy === null ? {} : { "eval/token_accuracy": row.eval_token_accuracy }),
           ...(row.eval_task_metric === null ? {} : { "eval/task_metric": row.eval_task_metric })
         })
-        const shown = [
-          row.eval_loss === null ? "" : ` eval_loss ${row.eval_loss.toFixed(4)}`,
-          row.eval_token_accuracy === null ? "" : ` token_accuracy ${row.eval_token_accuracy.toFixed(3)}`,
-          row.eval_task_metric === null ? "" : ` task_metric ${row.eval_task_metric.toFixed(3)} (${matched}/${answered})`
-        ].join("")
-        ctx.log(`${name}:${shown}`)
         ctx.progress(index + 1, steps.length)
       }
       for (const line of beforeAndAfter(samples, steps)) ctx.log(line)

@@ -131,7 +131,7 @@ export const liveReporter = (stream: NodeJS.WriteStream, color: boolean): Report
           const row = rows.get(event.id)
           if (!row) return
           row.progress = { done: event.done, total: event.total }
-          if (row.telemetry) row.telemetry.total = event.total
+          row.telemetry?.progress(event.done, event.total)
           flush(event.id)
           break
         }
@@ -140,7 +140,7 @@ export const liveReporter = (stream: NodeJS.WriteStream, color: boolean): Report
           if (!row) return
           flush(event.id)
           row.telemetry ??= new StageTelemetry(configs[event.id])
-          if (row.progress) row.telemetry.total = row.progress.total
+          if (row.progress) row.telemetry.progress(row.progress.done, row.progress.total)
           row.telemetry.observe(event.step, event.values)
           return
         }

@@ -46,7 +46,7 @@ export const plainReporter = (write: (line: string) => void): Reporter => {
         }
         case "progress": {
           const stage = telemetry.get(event.id)
-          if (stage !== undefined) stage.total = event.total
+          stage?.progress(event.done, event.total)
           flush(event.id)
           return
         }

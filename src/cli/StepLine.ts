@@ -53,6 +53,14 @@ export class StageTelemetry {
   /** The scalars of the latest step when it gets a log line that was not yet taken. */
   private due: Readonly<Record<string, number>> | undefined
 
+  /**
+   * Takes the stage's progress. Its total is the step total only when the stage counts progress
+   * in steps (evaluate counts checkpoints, whose steps are train's).
+   */
+  progress(done: number, total: number): void {
+    this.total = done === this.step ? total : undefined
+  }
+
   /** Takes one step's scalars. */
   observe(step: number, values: Readonly<Record<string, number>>, now = Date.now()): void {
     const isFirst = this.first === undefined
