@@ -352,7 +352,7 @@ describe("runner", () => {
       const out = done.stages[0]!.outputs!.state!
       const bytes = yield* store.readBytes({ digest: out.digest as never, size: out.size })
       const left = yield* store.latestCheckpoint(done.stages[0]!.key!)
-      return { failed: failed.stages[0]!.error, text: new TextDecoder().decode(bytes), left: left._tag }
+      return { failed: failed.stages[0]!.error, text: new TextDecoder().decode(bytes), left: left.checkpoint._tag }
     }))
     expect(outcome).toEqual({ failed: "killed after step 5", text: "5:step 5", left: "None" })
   })
