@@ -16,7 +16,7 @@ import { ls } from "./commands/ls.ts"
 import { run } from "./commands/run.ts"
 import { show } from "./commands/show.ts"
 import { verify } from "./commands/verify.ts"
-import { storeLayer, storeRoot } from "./StoreLayer.ts"
+import { storeLayer } from "./StoreLayer.ts"
 import { reportErrors } from "./UserError.ts"
 
 const store = Flag.String("store").pipe(
@@ -31,9 +31,11 @@ const withStore = <E extends { readonly _tag: string; readonly message: string }
   flag: Option.Option<string>,
   effect: Effect.Effect<void, E, R>
 ) =>
-  reportErrors(effect).pipe(
-    Effect.provide(storeLayer(storeRoot(Option.getOrUndefined(flag))))
-  ) as Effect.Effect<void, never, Exclude<R, import("../store/Store.ts").Store>>
+  reportErrors(effect.pipe(Effect.provide(storeLayer(Option.getOrUndefined(flag))))) as Effect.Effect<
+    void,
+    never,
+    Exclude<R, import("../store/Store.ts").Store>
+  >
 
 const runCommand = Command.make(
   "run",

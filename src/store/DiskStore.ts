@@ -80,9 +80,19 @@ const make = (rootDir: string) =>
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const root = path.resolve(rootDir)
-    const rootInfo = yield* fs.stat(root).pipe(Effect.option)
-    if (Option.isSome(rootInfo) && rootInfo.value.type !== "Directory") {
-      return yield* new StoreError({ method: "open", key: root, message: `${root} is a ${rootInfo.value.type.toLowerCase()}, not a directory` })
+    // The root, or the nearest directory above it that exists, must be a directory to hold the store.
+    for (let dir = root; ; dir = path.dirname(dir)) {
+      const info = yield* fs.stat(dir).pipe(Effect.option)
+      if (Option.isSome(info)) {
+        if (info.value.type === "Directory") break
+        const what = `a ${info.value.type.toLowerCase()}`
+        return yield* new StoreError({
+          method: "open",
+          key: root,
+          message: dir === root ? `${root} is ${what}, not a directory` : `${root} cannot be created: ${dir} is ${what}`
+        })
+      }
+      if (path.dirname(dir) === dir) break
     }
     const dirs = {
       objects: path.join(root, "objects", "sha256"),
