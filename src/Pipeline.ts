@@ -120,6 +120,8 @@ const describeHandle = (handle: Handle<ArtifactSpec>, source: PipelineNode | und
     ? `p.${source.kind}("${source.relPath}")`
     : `output "${handle.output}" of "${handle.node}"`
 
+const kindName: Record<ArtifactSpec["kind"], string> = { table: "table", blob: "file (blob)", files: "directory (files)" }
+
 /** Why `handle` cannot be given to input `key` of stage instance `node`, if it cannot. */
 const wiringProblem = (
   node: { readonly id: string; readonly stage: AnyStage },
@@ -130,7 +132,7 @@ const wiringProblem = (
 ): string | undefined => {
   const at = `stage "${node.id}" (${node.stage.name}), input "${key}"`
   const got = describeHandle(handle, source)
-  if (handle.spec.kind !== spec.kind) return `${at}: expects a ${spec.kind}, got ${got}, a ${handle.spec.kind}`
+  if (handle.spec.kind !== spec.kind) return `${at}: expects a ${kindName[spec.kind]}, got ${got}, a ${kindName[handle.spec.kind]}`
   if (spec.kind === "table" && handle.spec.kind === "table") {
     const problem = schemaMismatch(spec.schema, handle.spec.schema)
     if (problem !== undefined) {

@@ -8,6 +8,7 @@ import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import { check } from "./commands/check.ts"
 import { diff } from "./commands/diff.ts"
 import { explain } from "./commands/explain.ts"
 import { gc } from "./commands/gc.ts"
@@ -60,6 +61,12 @@ const runCommand = Command.make(
     }))
 ).pipe(Command.withDescription("run a pipeline, reusing every cached stage"))
 
+const checkCommand = Command.make(
+  "check",
+  { file: Argument.String("file").pipe(Argument.withDescription("pipeline file (.ts)")) },
+  (args) => reportErrors(check(args.file))
+).pipe(Command.withDescription("type-check a pipeline file and validate its graph and configs without running it"))
+
 const lsCommand = Command.make("ls", { json, store }, (args) => withStore(args.store, ls(args.json))).pipe(
   Command.withDescription("list runs, newest first")
 )
@@ -106,6 +113,7 @@ const pipeline = Command.make("pipeline").pipe(
   Command.withDescription("typed DAG of cached, content-addressed stages"),
   Command.withSubcommands([
     runCommand,
+    checkCommand,
     lsCommand,
     showCommand,
     explainCommand,
