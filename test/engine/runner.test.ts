@@ -147,6 +147,20 @@ const listing = defineStage({
     })
 })
 
+/** Reads a file its tree does not have, and a blob, as a stage reading a model directory would. */
+const opensMissing = defineStage({
+  name: "opensMissing",
+  module: import.meta.url,
+  config: Schema.Struct({}),
+  inputs: { tree: Files(), file: Blob() },
+  outputs: { listing: Blob() },
+  run: (ctx) =>
+    Effect.try({
+      try: () => readFileSync(join(ctx.inputs.tree.dir, "tokenizer_config.json")),
+      catch: (cause) => new StageFailure({ stage: "opensMissing", message: `${(cause as Error).message}; ${ctx.inputs.file.path} was fine`, cause })
+    }).pipe(Effect.map((bytes) => ({ outputs: { listing: bytes } })))
+})
+
 let attempts = 0
 
 const resumable = defineStage({
@@ -336,6 +350,29 @@ describe("runner", () => {
       const tree = record.result.external.find((e) => e.id === "dir:model")!.artifact
       expect(tree.files!.map((f) => f.path)).toEqual(["config.json", "sub/weights.bin"])
       expect(record.result.stages[0]!.manifest!.inputs.file).toMatchObject({ name: "notes.txt" })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("names the user's own files in a stage's error, not the store's paths", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runner-paths-"))
+    try {
+      mkdirSync(join(dir, "models", "tiny"), { recursive: true })
+      writeFileSync(join(dir, "models", "tiny", "config.json"), "{}")
+      writeFileSync(join(dir, "notes.txt"), "n")
+      const pipeline = definePipeline({ name: "paths" }, (p) => {
+        p.add(opensMissing, { inputs: { tree: p.dir("models/tiny"), file: p.file("notes.txt") } })
+      })
+      const record = await test(Effect.gen(function*() {
+        const store = yield* Store
+        const result = yield* runPipeline({
+          file: join(dir, "pipeline.ts"), graph: buildGraph(pipeline, dir), overrides: [], sanity: false, force: [], reporter
+        })
+        return { error: result.stages[0]!.error!, root: store.root }
+      }))
+      expect(record.error).toBe("ENOENT: no such file or directory, open 'models/tiny/tokenizer_config.json'; notes.txt was fine")
+      expect(record.error).not.toContain(record.root)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
