@@ -48,7 +48,10 @@ const runCommand = Command.make(
     ),
     seed: Flag.Int("seed").pipe(Flag.withDescription("run seed (default: the pipeline's)"), Flag.optional),
     sanity: Flag.Boolean("sanity").pipe(Flag.withDescription("short smoke run; part of every key"), Flag.withDefault(false)),
-    force: Flag.String("force").pipe(Flag.withDescription("recompute this stage instance even if cached"), Flag.atLeast(0)),
+    force: Flag.String("force").pipe(
+      Flag.withDescription("recompute this stage instance from scratch (its record and checkpoints ignored)"),
+      Flag.atLeast(0)
+    ),
     store
   },
   (args) =>
@@ -96,7 +99,7 @@ const inspectCommand = Command.make(
 ).pipe(Command.withDescription("show a finished stage through its own inspect view"))
 
 const verifyCommand = Command.make("verify", { store }, (args) => withStore(args.store, verify)).pipe(
-  Command.withDescription("re-hash every object; quarantine corrupt ones")
+  Command.withDescription("re-hash every object, check every record and checkpoint; quarantine what is damaged")
 )
 
 const gcCommand = Command.make(
@@ -107,7 +110,7 @@ const gcCommand = Command.make(
     store
   },
   (args) => withStore(args.store, gc(Option.getOrUndefined(args.keep), args.dryRun))
-).pipe(Command.withDescription("delete runs beyond --keep and every object no kept run references"))
+).pipe(Command.withDescription("delete runs beyond --keep and every object no kept run references (safe during runs)"))
 
 const pipeline = Command.make("pipeline").pipe(
   Command.withDescription("typed DAG of cached, content-addressed stages"),

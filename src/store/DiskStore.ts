@@ -446,7 +446,7 @@ const make = (rootDir: string) =>
           if (Option.isNone(bytes)) continue
           const opened = yield* unsealed(kind, id, new TextDecoder().decode(bytes.value)).pipe(
             Effect.as(true),
-            Effect.catchTag("CorruptDocument", (error) => Effect.sync(() => damaged.push({ kind, id, message: error.problem })).pipe(Effect.as(false)))
+            Effect.catchTag("CorruptDocument", (error) => Effect.sync(() => damaged.push({ kind, id, message: `${error.problem}; moved to quarantine/` })).pipe(Effect.as(false)))
           )
           if (opened) StatCache.record(cache, file, stat, Digests.ofBytes(bytes.value), checkedAtMs)
         }
