@@ -272,13 +272,16 @@ export const runPipeline = (
       key: Key,
       manifest: KeyManifest,
       inputs: Readonly<Record<string, ArtifactRef | null>>
-    ): Effect.Effect<StageRecord, NodeError, Store | Scope.Scope> =>
-      Effect.gen(function*() {
+    ): Effect.Effect<StageRecord, NodeError, Store | Scope.Scope> => {
+      // Store paths the stage was given, by what the user calls them, for its error messages.
+      const places: Array<readonly [string, string]> = []
+      const shown = userPaths(places)
+      return Effect.gen(function*() {
         const stage = node.stage as AnyStage
         const started = Date.now()
         const tmpDir = yield* store.makeTmpDir
         const values = yield* readInputs(node, inputs)
-        const places: Array<readonly [string, string]> = [[tmpDir, `(scratch of ${node.id})`]]
+        places.push([tmpDir, `(scratch of ${node.id})`])
         for (const [name, value] of Object.entries(values)) {
           const handle = node.inputs[name]
           if (value === undefined || handle === undefined) continue
@@ -286,7 +289,6 @@ export const runPipeline = (
           if (typeof given.path === "string") places.push([given.path, sourceName(handle)])
           if (typeof given.dir === "string") places.push([given.dir, sourceName(handle)])
         }
-        const shown = userPaths(places)
         const failure = (message: string, cause?: unknown) => new StageFailure({ stage: node.id, message, cause })
         const reads = readsOf(stage, conf.config)
         // A setting the key does not hold must not change the outputs, so reading it fails.
@@ -329,10 +331,7 @@ export const runPipeline = (
             latest: () => latest
           }
         }
-        const result = yield* Effect.suspend(() => stage.run(ctx)).pipe(
-          defectsAsFailures(node.id),
-          Effect.mapError((error) => new StageFailure({ stage: error.stage, message: shown(error.message), cause: error.cause }))
-        )
+        const result = yield* Effect.suspend(() => stage.run(ctx)).pipe(defectsAsFailures(node.id))
         const produced = (result?.outputs ?? {}) as Record<string, unknown>
         for (const name of Object.keys(produced)) {
           if (!(name in stage.outputs)) {
@@ -348,9 +347,7 @@ export const runPipeline = (
         const outputs: Record<string, ArtifactRef> = {}
         for (const [name, spec] of Object.entries(stage.outputs as Record<string, ArtifactSpec>)) {
           if (produced[name] === undefined) return yield* new OutputMismatch({ output: name, message: "not produced" })
-          outputs[name] = yield* putOutput(name, spec, produced[name], tmpDir).pipe(
-            Effect.mapError((error) => (error._tag === "OutputMismatch" ? new OutputMismatch({ output: error.output, message: shown(error.message) }) : error))
-          )
+          outputs[name] = yield* putOutput(name, spec, produced[name], tmpDir)
         }
         const stageRecord: StageRecord = {
           key,
@@ -363,7 +360,19 @@ export const runPipeline = (
         yield* store.putDocument("stages", key, stageRecord)
         yield* store.clearCheckpoints(key)
         return stageRecord
-      })
+      }).pipe(Effect.mapError((error): NodeError => {
+        switch (error._tag) {
+          case "StageFailure":
+            return new StageFailure({ stage: error.stage, message: shown(error.message), cause: error.cause })
+          case "OutputMismatch":
+            return new OutputMismatch({ output: error.output, message: shown(error.message) })
+          case "StoreError":
+            return new StoreError({ method: error.method, key: shown(error.key), message: shown(error.message), cause: error.cause })
+          default:
+            return error
+        }
+      }))
+    }
 
     /**
      * A stage's inputs, read and verified; an input found damaged (and quarantined) is produced

@@ -183,6 +183,28 @@ const resumable = defineStage({
     })
 })
 
+let forcedAttempts = 0
+
+/** Saves a checkpoint and fails on its first attempt; then says what it resumed from. */
+const restartable = defineStage({
+  name: "restartable",
+  module: import.meta.url,
+  config: Schema.Struct({}),
+  inputs: {},
+  outputs: { state: Blob() },
+  run: (ctx) =>
+    Effect.gen(function*() {
+      forcedAttempts += 1
+      if (forcedAttempts === 1) {
+        writeFileSync(join(ctx.tmpDir, "state.txt"), "half")
+        yield* ctx.checkpoints.save(3, ctx.tmpDir)
+        return yield* new StageFailure({ stage: "restartable", message: "stopped at step 3" })
+      }
+      const latest = yield* ctx.checkpoints.latest()
+      return { outputs: { state: new TextEncoder().encode(latest._tag === "Some" ? `resumed ${latest.value.step}` : "fresh") } }
+    })
+})
+
 const events: Array<RunEvent> = []
 const reporter = { event: (event: RunEvent) => void events.push(event), close: () => undefined }
 
@@ -376,6 +398,20 @@ describe("runner", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+
+  it("starts a forced stage from scratch, ignoring its checkpoints", async () => {
+    const pipeline = definePipeline({ name: "forced" }, (p) => {
+      p.add(restartable, { inputs: {} })
+    })
+    const text = await test(Effect.gen(function*() {
+      const store = yield* Store
+      yield* run(pipeline)
+      const forced = yield* runPipeline({ file: "inline.ts", graph: buildGraph(pipeline, "/"), overrides: [], sanity: false, force: ["restartable"], reporter })
+      const out = forced.stages[0]!.outputs!.state!
+      return new TextDecoder().decode(yield* store.readBytes({ digest: out.digest as never, size: out.size }))
+    }))
+    expect(text).toBe("fresh")
   })
 
   it("lets a failed stage resume from its last checkpoint, and drops checkpoints once it commits", async () => {
