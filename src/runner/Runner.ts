@@ -222,9 +222,10 @@ export const runPipeline = (
       reporter.event({ type: "log", id, message: `warning: ${message}` })
     }
 
-    reporter.event({ type: "start", runId, stages: stages.map((node) => node.id) })
-    for (const damage of yield* store.checkDocuments("runs")) warn("store", `run record runs/${damage.id}.json: ${damage.message}`)
+    const damagedRuns = yield* store.checkDocuments("runs")
     yield* store.putDocument("runs", runId, record("running"))
+    reporter.event({ type: "start", runId, stages: stages.map((node) => node.id) })
+    for (const damage of damagedRuns) warn("store", `run record runs/${damage.id}.json: ${damage.message}`)
     const cache = yield* loadStatCache
 
     /** How the user names the artifact a handle carries: its path in the pipeline file, or `stage.output`. */

@@ -46,12 +46,13 @@ import { documentText, isValidId, validateId, validateKind, validateRef, validat
 /** Objects are read-only so a stage cannot modify an input it was given by path. */
 const objectMode = 0o444
 const documentMode = 0o644
-/** tmp/ entries that name no owner on this host, and quarantined entries, are removed after a day. */
-const dayMs = 24 * 60 * 60 * 1000
 
 const isReason = (tag: string) => (error: unknown): error is PlatformError =>
   isPlatformError(error) && error.reason._tag === tag
 const isNotFound = isReason("NotFound")
+/** A file that vanished while it was read: NotFound from Effect's FileSystem or from a hash. */
+const isGone = (error: unknown): boolean =>
+  isNotFound(error) || (error instanceof StoreError && (error.cause as NodeJS.ErrnoException | undefined)?.code === "ENOENT")
 
 /** Translates filesystem errors once, at the boundary of each store method. */
 const storeErrors =
@@ -574,7 +575,8 @@ const make = (rootDir: string) =>
       const objects = yield* listObjects
       for (const object of objects) {
         bytes += object.size
-        const problem = yield* objectProblem(object, object.file)
+        // An object a concurrent gc removed meanwhile is gone, not damaged.
+        const problem = yield* objectProblem(object, object.file).pipe(Effect.catchIf(isGone, () => Effect.succeed(Option.none<string>())))
         if (Option.isNone(problem)) continue
         yield* quarantineObject(object.digest, object.file, problem.value)
         damaged.push({ kind: "object", id: object.digest, message: `${problem.value}; moved to quarantine/` })
@@ -591,8 +593,9 @@ const make = (rootDir: string) =>
         for (const step of yield* checkpointSteps(keyDir)) {
           checkpoints += 1
           const stepDir = path.join(keyDir, String(step))
-          const problem = yield* checkpointProblem(stepDir, step)
-          if (Option.isNone(problem)) continue
+          const problem = yield* checkpointProblem(stepDir, step).pipe(Effect.catchIf(isGone, () => Effect.succeed(Option.none<string>())))
+          // A checkpoint its running stage replaced meanwhile is gone, not damaged.
+          if (Option.isNone(problem) || !(yield* fs.exists(stepDir))) continue
           yield* quarantine(stepDir, `checkpoint.${key}.${step}`, `checkpoint ${key}/${step}: ${problem.value}`)
           damaged.push({ kind: "checkpoint", id: `${key}/${step}`, message: `${problem.value}; moved to quarantine/` })
         }
@@ -603,10 +606,8 @@ const make = (rootDir: string) =>
     const isStaleTmp = (name: string, mtime: Option.Option<Date>) => {
       const owner = Owners.parseTmpName(name)
       if (owner !== undefined && owner.host === Owners.self.host) return Owners.isDead(owner)
-      return isOld(mtime)
+      return Owners.outlived(mtime)
     }
-    const isOld = (mtime: Option.Option<Date>) =>
-      Option.match(mtime, { onNone: () => false, onSome: (date) => Date.now() - date.getTime() > dayMs })
 
     /** Removes (or, in a dry run, only measures) each entry of `dir` that `stale` picks. */
     const sweepDir = (dir: string, stale: (name: string, mtime: Option.Option<Date>) => boolean, dryRun: boolean) =>
@@ -648,7 +649,7 @@ const make = (rootDir: string) =>
               if (!options.dryRun) yield* removeTree(keyDir)
             }
             bytes += yield* sweepDir(dirs.tmp, isStaleTmp, options.dryRun)
-            bytes += yield* sweepDir(dirs.quarantine, (_, mtime) => isOld(mtime), options.dryRun)
+            bytes += yield* sweepDir(dirs.quarantine, (_, mtime) => Owners.outlived(mtime), options.dryRun)
             if (!options.dryRun) for (const stale of pinned.stale) yield* fs.remove(stale, { force: true })
             return { objects, bytes }
           }).pipe(storeErrors("collect", root))

@@ -11,6 +11,10 @@
  *
  * The seal is checked on the file's bytes, not on a re-serialisation, so it cannot depend on how
  * JSON.stringify formats a value.
+ *
+ * A document without a seal (written before documents had one) is read if it is JSON: its body
+ * cannot be checked, but refusing it would throw away a store's history. A flip that breaks the
+ * seal's own line also reads as unsealed, which loses nothing: the body it leaves is intact.
  */
 import { createHash } from "node:crypto"
 
@@ -32,7 +36,13 @@ export const seal = (doc: unknown): string | undefined => {
 /** The document inside a sealed text, or why it cannot be trusted. */
 export const unseal = (sealed: string): { readonly doc: unknown } | { readonly problem: string } => {
   const match = trailer.exec(sealed)
-  if (match === null) return { problem: `no ${sealField} seal at its end (truncated, edited, or written by an older version)` }
+  if (match === null) {
+    try {
+      return { doc: JSON.parse(sealed) as unknown }
+    } catch (error) {
+      return { problem: `not JSON and without a ${sealField} seal (truncated or damaged): ${(error as Error).message}` }
+    }
+  }
   const head = sealed.slice(0, match.index)
   const text = match[1] === "," ? `${head}\n}` : head === "{" ? "{}" : undefined
   if (text === undefined) return { problem: "malformed seal" }

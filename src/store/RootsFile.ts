@@ -20,9 +20,6 @@ import * as Owners from "./Owner.ts"
 /** The lock gc holds while it marks and sweeps. */
 export const gcLock = "gc"
 
-/** tmp/-like age after which the roots file of an owner on another host is no longer trusted. */
-const foreignAgeMs = 24 * 60 * 60 * 1000
-
 /** A root as one line of a roots file. */
 export type Root = `o ${string}` | `k ${string}`
 
@@ -86,7 +83,7 @@ export const make = (dir: string, gcLockPath: string, awaitGc: Effect.Effect<voi
       const owner = Owners.parseTmpName(name)
       if (owner === undefined) return true
       if (owner.host === Owners.self.host) return Owners.isDead(owner)
-      return Option.match(mtime, { onNone: () => false, onSome: (date) => Date.now() - date.getTime() > foreignAgeMs })
+      return Owners.outlived(mtime)
     }
 
     /** Every root named by a live process's file (this process's included). */

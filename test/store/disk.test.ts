@@ -255,6 +255,20 @@ describe("disk store", () => {
       .toEqual(["runs.r2", "stages.k1"])
   })
 
+  it("reads a document written before seals as it is, and refuses one that is not JSON", async () => {
+    mkdirSync(join(root(), "runs"), { recursive: true })
+    writeFileSync(join(root(), "runs", "old.json"), JSON.stringify({ status: "succeeded" }, null, 2))
+    writeFileSync(join(root(), "runs", "cut.json"), '{\n  "status": "succ')
+    const result = await run(
+      Effect.gen(function* () {
+        const store = yield* Store
+        return { old: yield* store.getDocument("runs", "old"), damaged: yield* store.checkDocuments("runs") }
+      })
+    )
+    expect(result.old).toEqual(Option.some({ status: "succeeded" }))
+    expect(result.damaged.map((d) => [d.id, d.message.split(":")[0]])).toEqual([["cut", "not JSON and without a sha256 seal (truncated or damaged)"]])
+  })
+
   it("discards a checkpoint that fails its digests and resumes from the one before", async () => {
     const state = join(temp.dir, "state")
     mkdirSync(state)
@@ -454,6 +468,20 @@ describe("disk store", () => {
     await Promise.all([finished(startWorker("count", root(), barrier, counter, "6")), finished(startWorker("count", root(), barrier, counter, "6"))])
     expect(readFileSync(counter, "utf8")).toBe("12")
     expect(listTree(join(root(), "locks"))).toEqual([])
+  })
+
+  it("counts a killed process its parent has not reaped yet (a zombie) as dead", async () => {
+    // `exec sleep` replaces the shell by a process that never waits for the shell's background child.
+    const shell = spawn("sh", ["-c", "sleep 30 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] })
+    const pid = await new Promise<number>((resolve) => shell.stdout!.once("data", (chunk) => resolve(Number(String(chunk).trim()))))
+    const owner = { pid, host: Owners.self.host }
+    const before = Owners.isDead(owner)
+    process.kill(pid, "SIGKILL")
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const zombie = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z")
+    const after = Owners.isDead(owner)
+    shell.kill("SIGKILL")
+    expect([before, zombie, after]).toEqual([false, true, true])
   })
 
   it("breaks a lock whose holder died and waits on one whose holder lives", async () => {

@@ -61,7 +61,8 @@ const program = Effect.gen(function* () {
       yield* store.hasObject(checked)
       writeFileSync(`${args[0]!}.tmp`, JSON.stringify({ written, checked }))
       renameSync(`${args[0]!}.tmp`, args[0]!)
-      return yield* Effect.never
+      // A timer, unlike Effect.never, keeps the process (and so its pins) alive until it is killed.
+      return yield* Effect.sleep("1 hour")
     }
     default:
       return yield* Effect.die(new Error(`unknown mode ${mode}`))
