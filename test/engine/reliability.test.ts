@@ -118,13 +118,21 @@ describe("reliability", () => {
     const next = random(42)
     const killedAt: Array<number> = []
     let resumed = 0
+    // Kill points are drawn over the length of a forced run, learnt from the runs that ended first.
+    let span = sftReference.ms
     for (let attempt = 0; killedAt.length < 5 && attempt < 12; attempt++) {
       // --force train recomputes train from scratch, so every kill lands in a fresh run of it.
-      const delay = Math.round(500 + next() * (sftReference.ms - 500))
+      const delay = Math.round(500 + next() * (span - 500))
+      const started = Date.now()
       const { child, done } = run(sft, store, [...sftArgs, "--force", "train"])
+      let ended = 0
+      void done.then(() => (ended = Date.now() - started))
       await sleep(delay)
       child.kill("SIGKILL")
-      if ((await done).signal !== "SIGKILL") continue
+      if ((await done).signal !== "SIGKILL") {
+        span = Math.max(1000, Math.min(span, ended) * 0.9)
+        continue
+      }
       killedAt.push(delay)
       const rerun = await completed(sft, store, sftArgs)
       if (rerun.stdout.includes("resumed from the checkpoint of step")) resumed += 1
