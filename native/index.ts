@@ -7,6 +7,8 @@
  * never overlap; the synchronous accessors (weights, gradients, saveState) must not be called while
  * a promise of the same model is pending.
  */
+import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
 
@@ -132,10 +134,26 @@ export interface EvalSum extends LossSum {
 
 interface Addon {
   readonly Model: new (config: ModelConfig, threads: number, recompute: boolean) => Handle
+  readonly build: { readonly arch: string; readonly features: string; readonly compiler: string }
 }
 
 // SFT_NATIVE_ADDON loads another build of the same sources (e.g. one with AddressSanitizer).
-const addon = createRequire(import.meta.url)(process.env.SFT_NATIVE_ADDON ?? "./build/Release/sft_native.node") as Addon
+const load = createRequire(import.meta.url)
+const addonPath = load.resolve(process.env.SFT_NATIVE_ADDON ?? "./build/Release/sft_native.node")
+const addon = load(addonPath) as Addon
+
+let facts: Readonly<Record<string, string>> | undefined
+
+/**
+ * What decides the engine's bits besides its sources: the binary that runs (its sha256 covers
+ * compiler, flags and build) and the CPU it was compiled for. A stage's env facts; hashed once per process.
+ */
+export const engineFacts = (): Readonly<Record<string, string>> =>
+  (facts ??= {
+    addon: createHash("sha256").update(readFileSync(addonPath)).digest("hex"),
+    cpu: `${addon.build.arch}:${addon.build.features}`,
+    compiler: addon.build.compiler
+  })
 
 const wrap = (error: unknown): NativeModelError =>
   new NativeModelError(error instanceof Error ? error.message : String(error))

@@ -25,8 +25,8 @@ export const errorLine = (tagged: Tagged): string => {
       return `run ${error.ref}: ${error.message}`
     case "StageFailure":
       return `${error.stage}: ${error.message}`
-    case "CorruptObject":
-      return `corrupt object ${error.digest}: ${error.message}`
+    case "DamagedArtifact":
+      return `${error.name}: ${error.message} (the next run recomputes it)`
     case "MissingInput":
       return `${error.path}: ${error.message}`
     default:

@@ -1,11 +1,17 @@
 /**
  * `definePipeline`: a pipeline file default-exports a DAG built from typed handles. Handles are
  * invariant in their artifact spec, so wiring an output of the wrong kind or table type into an
- * input does not compile.
+ * input does not compile; the same checks run when the graph is built (a file run without its
+ * types checked, a cast), so a mis-wired input fails at its `p.add` line, naming what it expects
+ * and what it got. Handles are frozen and `p.add` keeps copies, so no edit after the fact can
+ * rewire the graph; a graph built by hand is checked for cycles before it runs.
  */
 import { isAbsolute, resolve } from "node:path"
+import * as Graph from "effect/Graph"
+import * as Option from "effect/Option"
 import { specOf } from "./Artifact.ts"
 import type { ArtifactSpec, BlobSpec, FilesSpec, OptionalSpec } from "./Artifact.ts"
+import { describeSchema, schemaMismatch } from "./SchemaMismatch.ts"
 import { namePattern } from "./Stage.ts"
 import type { AnyStage, ConfigSchema, InputSpecs, OutputSpecs, Stage } from "./Stage.ts"
 
@@ -98,9 +104,87 @@ export interface PipelineGraph {
   readonly nodes: ReadonlyArray<PipelineNode>
 }
 
-/** Error in the shape of a pipeline (duplicate instance, foreign handle, bad name). */
+/**
+ * Error in the shape of a pipeline (duplicate instance, foreign handle, bad name, mis-wired input,
+ * cycle). Thrown by `buildGraph` (its stack points at the pipeline file's `p.add` line) and failed
+ * with by the runner for a graph built by hand.
+ */
 export class PipelineShapeError extends Error {
   override readonly name = "PipelineShapeError"
+  readonly _tag = "PipelineShapeError"
+}
+
+/** What a handle points at, as a message names it. */
+const describeHandle = (handle: Handle<ArtifactSpec>, source: PipelineNode | undefined): string =>
+  source?.kind === "file" || source?.kind === "dir"
+    ? `p.${source.kind}("${source.relPath}")`
+    : `output "${handle.output}" of "${handle.node}"`
+
+const kindName: Record<ArtifactSpec["kind"], string> = { table: "table", blob: "file (blob)", files: "directory (files)" }
+
+/** Why `handle` cannot be given to input `key` of stage instance `node`, if it cannot. */
+const wiringProblem = (
+  node: { readonly id: string; readonly stage: AnyStage },
+  key: string,
+  spec: ArtifactSpec,
+  handle: Handle<ArtifactSpec>,
+  source: PipelineNode | undefined
+): string | undefined => {
+  const at = `stage "${node.id}" (${node.stage.name}), input "${key}"`
+  const got = describeHandle(handle, source)
+  if (handle.spec.kind !== spec.kind) return `${at}: expects a ${kindName[spec.kind]}, got ${got}, a ${kindName[handle.spec.kind]}`
+  if (spec.kind === "table" && handle.spec.kind === "table") {
+    const problem = schemaMismatch(spec.schema, handle.spec.schema)
+    if (problem !== undefined) {
+      return `${at}: expects a table ${describeSchema(spec.schema)}, got ${got}, a table ${describeSchema(handle.spec.schema)} (${problem})`
+    }
+  }
+  return undefined
+}
+
+const outputSpec = (source: PipelineNode, output: string): ArtifactSpec | undefined => {
+  if (source.kind === "stage") return (source.stage.outputs as OutputSpecs)[output]
+  const external: ArtifactSpec = source.kind === "file" ? { kind: "blob" } : { kind: "files" }
+  return output === source.kind ? external : undefined
+}
+
+/**
+ * Checks a built graph as the runner receives it: unique ids, every wire pointing at an existing
+ * output of the kind and table schema its input expects, and no cycle (named stage by stage).
+ * Throws PipelineShapeError.
+ */
+export const validateGraph = (graph: PipelineGraph): void => {
+  const byId = new Map<string, PipelineNode>()
+  for (const node of graph.nodes) {
+    if (byId.has(node.id)) throw new PipelineShapeError(`two nodes are named "${node.id}"`)
+    byId.set(node.id, node)
+  }
+  const dag = Graph.directed<string, string>((mutable) => {
+    const index = new Map(graph.nodes.map((node) => [node.id, Graph.addNode(mutable, node.id)]))
+    for (const node of graph.nodes) {
+      if (node.kind !== "stage") continue
+      for (const [key, spec] of Object.entries(node.stage.inputs as InputSpecs)) {
+        const handle = node.inputs[key]
+        if (handle === undefined) {
+          if (spec.kind !== "optional") throw new PipelineShapeError(`stage "${node.id}": input "${key}" is not wired`)
+          continue
+        }
+        const source = byId.get(handle.node)
+        const produced = source === undefined ? undefined : outputSpec(source, handle.output)
+        if (source === undefined || produced === undefined) {
+          throw new PipelineShapeError(`stage "${node.id}", input "${key}": no node "${handle.node}" with an output "${handle.output}"`)
+        }
+        const problem = wiringProblem(node, key, specOf(spec), { ...handle, spec: produced }, source)
+        if (problem !== undefined) throw new PipelineShapeError(problem)
+        Graph.addEdge(mutable, index.get(source.id)!, index.get(node.id)!, key)
+      }
+    }
+  })
+  const cycle = Graph.findCycle(dag)
+  if (Option.isSome(cycle)) {
+    const names = cycle.value.path.map((index) => Option.getOrElse(Graph.getNode(dag, index), () => String(index)))
+    throw new PipelineShapeError(`the wiring forms a cycle: ${names.join(" → ")}; a stage can only read outputs of stages added before it`)
+  }
 }
 
 /** Runs a pipeline's body against a recording builder. `baseDir` resolves `p.file`/`p.dir` paths. */
@@ -121,9 +205,10 @@ export const buildGraph = (pipeline: Pipeline, baseDir: string): PipelineGraph =
     }
     return id
   }
+  const frozen = <S extends ArtifactSpec>(handle: Handle<S>): Handle<S> => Object.freeze({ ...handle })
   const builder: PipelineBuilder = {
-    file: (relPath) => ({ node: external("file", relPath), output: "file", spec: { kind: "blob" } }),
-    dir: (relPath) => ({ node: external("dir", relPath), output: "dir", spec: { kind: "files" } }),
+    file: (relPath) => frozen({ node: external("file", relPath), output: "file", spec: { kind: "blob" } }),
+    dir: (relPath) => frozen({ node: external("dir", relPath), output: "dir", spec: { kind: "files" } }),
     add: (stage, options) => {
       const id = options.name ?? stage.name
       if (!namePattern.test(id)) throw new PipelineShapeError(`instance name "${id}" must match ${namePattern}`)
@@ -142,23 +227,24 @@ export const buildGraph = (pipeline: Pipeline, baseDir: string): PipelineGraph =
         }
         const source = byId.get(handle.node)
         if (source === undefined) throw new PipelineShapeError(`${id}: input "${key}" is a handle from another pipeline`)
-        if (handle.spec.kind !== specOf(spec).kind) {
-          throw new PipelineShapeError(`${id}: input "${key}" expects ${specOf(spec).kind}, got ${handle.spec.kind}`)
-        }
-        inputs[key] = handle
+        const problem = wiringProblem({ id, stage }, key, specOf(spec), handle, source)
+        if (problem !== undefined) throw new PipelineShapeError(problem)
+        inputs[key] = frozen(handle)
       }
       const node: PipelineNode = { kind: "stage", id, stage, inputs, config: options.config ?? {} }
       nodes.push(node)
       byId.set(id, node)
       const handles: Record<string, Handle<ArtifactSpec>> = {}
       for (const [output, spec] of Object.entries(stage.outputs as OutputSpecs)) {
-        handles[output] = { node: id, output, spec }
+        handles[output] = frozen({ node: id, output, spec })
       }
-      return handles as never
+      return Object.freeze(handles) as never
     }
   }
   pipeline.build(builder)
-  return { name: pipeline.name, seed: pipeline.seed, nodes }
+  const graph = { name: pipeline.name, seed: pipeline.seed, nodes }
+  validateGraph(graph)
+  return graph
 }
 
 /** The stage instances of a graph, in its (topological) order. */

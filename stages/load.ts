@@ -5,7 +5,9 @@
  * Nothing is dropped silently: every rejected row is reported as `file:line: field: reason`; with
  * `onInvalid: "error"` (the default) any report fails the stage, with `"skip"` the rows are dropped
  * and counted in the metrics (`rowsSkipped`, `invalid.<kind>`) and the reports are logged. Keys no
- * format reads are counted too (`unknownKeys.<key>`).
+ * format reads are counted too (`unknownKeys.<key>`), and blank lines of JSON Lines (`blankLines`).
+ * A line with an invalid UTF-8 byte is one invalid row (`invalid.invalid_utf8`), not a bad file; so
+ * are an empty assistant reply and a conversation whose last turn is not the assistant's.
  *
  * GSM8K (`{question, answer}`): `{ ...gsm8k }` from ./formats/promptCompletion.ts, i.e.
  * `format: "prompt_completion", promptField: "question", completionField: "answer"`.
@@ -121,6 +123,7 @@ export const loadDatasets = (
       format: train.format,
       rowsRead,
       rowsSkipped: rowsInvalid,
+      blankLines: reads.reduce((sum, read) => sum + read.blankLines, 0),
       rowsTrain: split.train.length,
       rowsValidation: split.validation.length,
       replacements: reads.reduce((sum, read) => sum + read.replacements, 0),

@@ -12,7 +12,7 @@ import { copyFile, mkdir, readdir, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { loadHfModel, parameterShapes, readHfConfig } from "../native/hfConfig.ts"
 import { exportHfModel } from "../native/hfExport.ts"
-import { NativeModel } from "../native/index.ts"
+import { engineFacts, NativeModel } from "../native/index.ts"
 import { numel } from "../native/safetensors.ts"
 import { initWeights } from "../native/init.ts"
 import { defineStage, Files, Optional, StageFailure, Table, withDefault } from "../src/index.ts"
@@ -94,7 +94,7 @@ export const train = defineStage({
   unkeyed,
   inputs: { train: Table(packedSchema), validation: Optional(Table(packedSchema)), model: Files() },
   outputs: { model: Files(), checkpoints: Files(), history: Table(historySchema) },
-  env: () => ({ backend: "cpu", dtype: "float32" }),
+  env: () => ({ backend: "cpu", dtype: "float32", ...engineFacts() }),
   run: (ctx) =>
     Effect.gen(function*() {
       const { config } = ctx

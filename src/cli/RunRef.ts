@@ -4,6 +4,7 @@
 import { Effect, Option, Schema } from "effect"
 import { RunRecord } from "../runner/Records.ts"
 import type { RunStage } from "../runner/Records.ts"
+import { asSeen } from "../runner/RunLiveness.ts"
 import { Store } from "../store/Store.ts"
 import type { StoreError } from "../store/Store.ts"
 
@@ -21,14 +22,23 @@ export const runIds = Effect.gen(function*() {
   return (yield* store.listDocuments("runs")).map((doc) => doc.id).sort()
 })
 
-/** Reads a run record by exact id. */
+/**
+ * Reads a run record by exact id, as it stands now (a run whose process is gone is interrupted).
+ * A record that fails its seal or schema is quarantined and reported as not found, saying why.
+ */
 export const readRun = (id: string): Effect.Effect<RunRecord, RunNotFound | StoreError, Store> =>
   Effect.gen(function*() {
     const store = yield* Store
-    const doc = yield* store.getDocument("runs", id)
-    const run = Option.flatMap(doc, decodeRun)
-    if (Option.isNone(run)) return yield* new RunNotFound({ ref: id, message: "unreadable run record" })
-    return run.value
+    const doc = yield* store.getDocument("runs", id).pipe(
+      Effect.catchTag("CorruptDocument", (error) => Effect.fail(new RunNotFound({ ref: id, message: error.message })))
+    )
+    if (Option.isNone(doc)) return yield* new RunNotFound({ ref: id, message: "no such run record" })
+    const run = decodeRun(doc.value)
+    if (Option.isNone(run)) {
+      yield* store.quarantineDocument("runs", id, "not a run record")
+      return yield* new RunNotFound({ ref: id, message: `runs/${id}.json is not a run record; moved to quarantine/` })
+    }
+    return asSeen(run.value)
   })
 
 /** Resolves a run reference to its record. */

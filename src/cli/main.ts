@@ -8,6 +8,7 @@ import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import { check } from "./commands/check.ts"
 import { diff } from "./commands/diff.ts"
 import { explain } from "./commands/explain.ts"
 import { exportOutputs } from "./commands/export.ts"
@@ -17,7 +18,7 @@ import { ls } from "./commands/ls.ts"
 import { run } from "./commands/run.ts"
 import { show } from "./commands/show.ts"
 import { verify } from "./commands/verify.ts"
-import { storeLayer, storeRoot } from "./StoreLayer.ts"
+import { storeLayer } from "./StoreLayer.ts"
 import { reportErrors } from "./UserError.ts"
 
 const store = Flag.String("store").pipe(
@@ -32,9 +33,11 @@ const withStore = <E extends { readonly _tag: string; readonly message: string }
   flag: Option.Option<string>,
   effect: Effect.Effect<void, E, R>
 ) =>
-  reportErrors(effect).pipe(
-    Effect.provide(storeLayer(storeRoot(Option.getOrUndefined(flag))))
-  ) as Effect.Effect<void, never, Exclude<R, import("../store/Store.ts").Store>>
+  reportErrors(effect.pipe(Effect.provide(storeLayer(Option.getOrUndefined(flag))))) as Effect.Effect<
+    void,
+    never,
+    Exclude<R, import("../store/Store.ts").Store>
+  >
 
 const runCommand = Command.make(
   "run",
@@ -46,7 +49,10 @@ const runCommand = Command.make(
     ),
     seed: Flag.Int("seed").pipe(Flag.withDescription("run seed (default: the pipeline's)"), Flag.optional),
     sanity: Flag.Boolean("sanity").pipe(Flag.withDescription("short smoke run; part of every key"), Flag.withDefault(false)),
-    force: Flag.String("force").pipe(Flag.withDescription("recompute this stage instance even if cached"), Flag.atLeast(0)),
+    force: Flag.String("force").pipe(
+      Flag.withDescription("recompute this stage instance from scratch (its record and checkpoints ignored)"),
+      Flag.atLeast(0)
+    ),
     store
   },
   (args) =>
@@ -59,6 +65,12 @@ const runCommand = Command.make(
       store: Option.getOrUndefined(args.store)
     }))
 ).pipe(Command.withDescription("run a pipeline, reusing every cached stage"))
+
+const checkCommand = Command.make(
+  "check",
+  { file: Argument.String("file").pipe(Argument.withDescription("pipeline file (.ts)")) },
+  (args) => reportErrors(check(args.file))
+).pipe(Command.withDescription("type-check a pipeline file and validate its graph and configs without running it"))
 
 const lsCommand = Command.make("ls", { json, store }, (args) => withStore(args.store, ls(args.json))).pipe(
   Command.withDescription("list runs, newest first")
@@ -120,7 +132,7 @@ const reportCommand = Command.make(
 ).pipe(Command.withDescription("write one self-contained HTML page of runs: curves overlaid, stages, config, differences, warnings"))
 
 const verifyCommand = Command.make("verify", { store }, (args) => withStore(args.store, verify)).pipe(
-  Command.withDescription("re-hash every object; quarantine corrupt ones")
+  Command.withDescription("re-hash every object, check every record and checkpoint; quarantine what is damaged")
 )
 
 const gcCommand = Command.make(
@@ -131,12 +143,13 @@ const gcCommand = Command.make(
     store
   },
   (args) => withStore(args.store, gc(Option.getOrUndefined(args.keep), args.dryRun))
-).pipe(Command.withDescription("delete runs beyond --keep and every object no kept run references"))
+).pipe(Command.withDescription("delete runs beyond --keep and every object no kept run references (safe during runs)"))
 
 const pipeline = Command.make("pipeline").pipe(
   Command.withDescription("typed DAG of cached, content-addressed stages"),
   Command.withSubcommands([
     runCommand,
+    checkCommand,
     lsCommand,
     showCommand,
     explainCommand,

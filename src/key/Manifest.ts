@@ -5,8 +5,8 @@
  */
 import { Schema } from "effect"
 
-/** Bump when the meaning of a manifest field changes: every key changes with it. */
-export const schemeVersion = 1
+/** Bump when the meaning of a manifest field changes: every key changes with it (2: code.packages). */
+export const schemeVersion = 2
 
 /**
  * The engine's own version. Files under src/ are not in code digests (every stage would rerun on
@@ -27,6 +27,11 @@ export const InputIdentity = Schema.Struct({
 export const CodeManifest = Schema.Struct({
   /** Stage module and its local imports (transitively) and `extraCode`, project-relative path → sha256. */
   files: Schema.Record(Schema.String, Schema.String),
+  /**
+   * Every package those files import, name → installed version: an upgrade can change outputs
+   * without a line of the stage changing. Absent in manifests of scheme 1.
+   */
+  packages: Schema.optional(Schema.Record(Schema.String, Schema.String)),
   /** Explicit salt from `defineStage({ version })`, null when absent. */
   version: Schema.NullOr(Schema.String)
 })

@@ -11,8 +11,9 @@ import type { Scope } from "effect"
 import { specOf } from "../Artifact.ts"
 import type { ArtifactSpec, BlobRef, FilesRef, InputSpec } from "../Artifact.ts"
 import { canonicalJson } from "../key/Canonical.ts"
+import { schemaMismatch } from "../SchemaMismatch.ts"
 import type { Digest } from "../store/Digest.ts"
-import { Store, StoreError, type CorruptObject } from "../store/Store.ts"
+import { CorruptObject, MissingObject, Store, StoreError } from "../store/Store.ts"
 import type { ArtifactRef, FileEntry } from "./Records.ts"
 
 /** A stage produced an output that does not match its declaration. */
@@ -32,16 +33,29 @@ export const objectsOf = (ref: ArtifactRef): Array<{ digest: Digest; size: numbe
   ...(ref.files ?? []).map((file) => ({ digest: file.digest, size: file.size }))
 ]
 
-/** Whether every object of every ref is in the store (a quarantined or swept object makes this false). */
-export const allPresent = (refs: Iterable<ArtifactRef>): Effect.Effect<boolean, StoreError, Store> =>
+/** An artifact a stage reads, or a cache hit would return, lost an object or has a corrupt one. */
+export class DamagedArtifact extends Schema.TaggedError<DamagedArtifact>()("DamagedArtifact", {
+  /** The input or output name. */
+  name: Schema.String,
+  digest: Schema.String,
+  message: Schema.String
+}) {}
+
+const damaged = (name: string) => (error: StoreError | CorruptObject | MissingObject) =>
+  error._tag === "StoreError" ? error : new DamagedArtifact({ name, digest: error.digest, message: error.message })
+
+/**
+ * Checks that every object of the named refs is still what was written, re-hashing only files whose
+ * stat changed since they were last hashed (a corrupt one is quarantined): what a cache hit costs.
+ */
+export const checkArtifacts = (
+  refs: Readonly<Record<string, ArtifactRef>>
+): Effect.Effect<void, StoreError | DamagedArtifact, Store> =>
   Effect.gen(function*() {
     const store = yield* Store
-    for (const ref of refs) {
-      for (const object of objectsOf(ref)) {
-        if (!(yield* store.hasObject(object))) return false
-      }
+    for (const [name, ref] of Object.entries(refs)) {
+      for (const object of objectsOf(ref)) yield* store.checkObject(object).pipe(Effect.mapError(damaged(name)))
     }
-    return true
   })
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
@@ -101,26 +115,6 @@ const isInside = (path: string, dir: string): boolean => {
   return rel !== "" && !rel.startsWith("..") && !rel.startsWith(sep) && !/^[A-Za-z]:/.test(rel)
 }
 
-interface TypeLike {
-  readonly typeId: number
-  readonly children?: ReadonlyArray<{ name: string; nullable: boolean; type: TypeLike }> | null
-}
-
-/**
- * Structural type equality. Not `arrow.util.compareTypes`: it compares classes, so the `Int32` a
- * stage declares and the `Int_` of bit width 32 that IPC decoding makes are unequal to it.
- */
-const sameType = (a: TypeLike, b: TypeLike): boolean => {
-  if (a.typeId !== b.typeId || String(a) !== String(b)) return false
-  const ca = a.children ?? []
-  const cb = b.children ?? []
-  return ca.length === cb.length &&
-    ca.every((child, i) => child.name === cb[i]!.name && child.nullable === cb[i]!.nullable && sameType(child.type, cb[i]!.type))
-}
-
-const describeField = (field: { name: string; type: unknown; nullable: boolean }): string =>
-  `${field.name}: ${String(field.type)}${field.nullable ? " (nullable)" : ""}`
-
 /** Encodes one output value into the store, checking it against its declaration. */
 export const putOutput = (
   name: string,
@@ -135,19 +129,8 @@ export const putOutput = (
       case "table": {
         const arrow = yield* Effect.promise(arrowModule)
         if (!arrow.isArrowTable(value)) return yield* mismatch("expected an arrow Table")
-        const declared = spec.schema.fields
-        const actual = value.schema.fields
-        const names = (fields: ReadonlyArray<{ name: string }>) => fields.map((f) => f.name).join(", ")
-        if (declared.length !== actual.length) {
-          return yield* mismatch(`expected columns [${names(declared)}], got [${names(actual)}]`)
-        }
-        for (let i = 0; i < declared.length; i++) {
-          const want = declared[i]!
-          const got = actual[i]!
-          if (want.name !== got.name || want.nullable !== got.nullable || !sameType(want.type, got.type)) {
-            return yield* mismatch(`column ${i}: expected ${describeField(want)}, got ${describeField(got)}`)
-          }
-        }
+        const problem = schemaMismatch(spec.schema, value.schema)
+        if (problem !== undefined) return yield* mismatch(problem)
         const ref = yield* store.putBytes(arrow.tableToIPC(value, "file"))
         return { kind: "table", digest: ref.digest, size: ref.size, name }
       }
@@ -171,25 +154,35 @@ export const putOutput = (
     }
   })
 
+/** The same error, its message prefixed with the tree file it is about. */
+const naming = (file: string) => (error: StoreError | CorruptObject | MissingObject) => {
+  switch (error._tag) {
+    case "StoreError":
+      return error
+    case "CorruptObject":
+      return new CorruptObject({ digest: error.digest, message: `${file}: ${error.message}` })
+    case "MissingObject":
+      return new MissingObject({ digest: error.digest, message: `${file}: ${error.message}` })
+  }
+}
+
 /**
- * Hard-links a tree's objects into a fresh scoped directory (copying across devices). The links are
- * read-only like the objects they point to.
+ * Hard-links a tree's objects into a fresh scoped directory (copying across devices), each file
+ * re-hashed first. The links are read-only like the objects they point to.
  */
-const materialise = (ref: ArtifactRef): Effect.Effect<FilesRef, StoreError, Store | Scope.Scope> =>
+const materialise = (ref: ArtifactRef): Effect.Effect<FilesRef, StoreError | CorruptObject | MissingObject, Store | Scope.Scope> =>
   Effect.gen(function*() {
     const store = yield* Store
     const dir = yield* store.makeTmpDir
+    yield* store.verifyObject({ digest: ref.digest, size: ref.size })
     const files = ref.files ?? []
     for (const file of files) {
       const target = join(dir, ...file.path.split("/"))
       if (!isInside(target, dir)) {
         return yield* new StoreError({ method: "materialise", key: file.path, message: "path escapes its tree" })
       }
-      // Sizes are checked as for a blob; the full hash is `pipeline verify`'s job.
       const object = { digest: file.digest, size: file.size }
-      if (!(yield* store.hasObject(object))) {
-        return yield* new StoreError({ method: "materialise", key: file.digest, message: `object of ${file.path} missing` })
-      }
+      yield* store.verifyObject(object).pipe(Effect.mapError(naming(file.path)))
       const source = store.objectPath(object.digest)
       yield* Effect.tryPromise({
         try: async () => {
@@ -205,11 +198,15 @@ const materialise = (ref: ArtifactRef): Effect.Effect<FilesRef, StoreError, Stor
     return { dir, files: files.map((file) => ({ path: file.path, size: file.size, digest: file.digest })) }
   })
 
-/** Decodes a stored artifact into the value a stage reads for `spec`. */
+/**
+ * Decodes a stored artifact into the value a stage reads for `spec`, every byte verified: a table
+ * is hashed in memory, a blob and each file of a tree in one streaming pass before the stage gets
+ * its path.
+ */
 export const readArtifact = (
   spec: InputSpec,
   ref: ArtifactRef | null | undefined
-): Effect.Effect<unknown, StoreError | CorruptObject, Store | Scope.Scope> =>
+): Effect.Effect<unknown, StoreError | CorruptObject | MissingObject, Store | Scope.Scope> =>
   Effect.gen(function*() {
     if (ref === null || ref === undefined) return undefined
     const store = yield* Store
@@ -220,11 +217,8 @@ export const readArtifact = (
         return arrow.tableFromIPC(bytes)
       }
       case "blob": {
-        // Size is checked here; the full hash is `pipeline verify`'s job (a model file can be GBs).
         const object = { digest: ref.digest, size: ref.size }
-        if (!(yield* store.hasObject(object))) {
-          return yield* new StoreError({ method: "readArtifact", key: ref.digest, message: "object missing" })
-        }
+        yield* store.verifyObject(object)
         const blob: BlobRef = { path: store.objectPath(object.digest), size: ref.size, digest: ref.digest, name: ref.name }
         return blob
       }
@@ -237,9 +231,11 @@ export const readArtifact = (
 export const readArtifacts = (
   specs: Readonly<Record<string, InputSpec>>,
   refs: Readonly<Record<string, ArtifactRef | null>> | undefined
-): Effect.Effect<Record<string, unknown>, StoreError | CorruptObject, Store | Scope.Scope> =>
+): Effect.Effect<Record<string, unknown>, StoreError | DamagedArtifact, Store | Scope.Scope> =>
   Effect.gen(function*() {
     const values: Record<string, unknown> = {}
-    for (const [name, spec] of Object.entries(specs)) values[name] = yield* readArtifact(spec, refs?.[name] ?? null)
+    for (const [name, spec] of Object.entries(specs)) {
+      values[name] = yield* readArtifact(spec, refs?.[name] ?? null).pipe(Effect.mapError(damaged(name)))
+    }
     return values
   })

@@ -1,6 +1,7 @@
 /**
  * Why two keys differ: walks two key manifests field by field and names each difference
- * (`config /train/learningRate 0.00002 → 0.00005`, `code stages/pack.ts`, `input tokens ab… → cd…`).
+ * (`config /train/learningRate 0.00002 → 0.00005`, `code stages/pack.ts`, `input tokens ab… → cd…`,
+ * `package @huggingface/tokenizers 0.2.0 → 0.2.1`).
  */
 import type { Json } from "../key/Canonical.ts"
 import { jsonPointer } from "../key/Canonical.ts"
@@ -9,8 +10,8 @@ import type { KeyManifest } from "../key/Manifest.ts"
 
 /** One reason two manifests differ. */
 export interface Reason {
-  readonly kind: "scheme" | "engine" | "stage" | "code" | "config" | "input" | "env" | "seed"
-  /** Config JSON pointer, code file, input or env name. */
+  readonly kind: "scheme" | "engine" | "stage" | "code" | "package" | "config" | "input" | "env" | "seed"
+  /** Config JSON pointer, code file, package, input or env name. */
   readonly path: string
   readonly old?: string
   readonly new?: string
@@ -52,6 +53,13 @@ export const explainManifests = (instance: string, a: KeyManifest, b: KeyManifes
     const after = b.code.files[file]
     if (before === after) continue
     out.push({ kind: "code", path: file, ...(before === undefined ? { old: "(absent)" } : {}), ...(after === undefined ? { new: "(absent)" } : {}) })
+  }
+  const packagesA = a.code.packages ?? {}
+  const packagesB = b.code.packages ?? {}
+  for (const name of keysOf(packagesA, packagesB)) {
+    if (packagesA[name] !== packagesB[name]) {
+      out.push({ kind: "package", path: name, old: packagesA[name] ?? "(not imported)", new: packagesB[name] ?? "(not imported)" })
+    }
   }
   if (a.code.version !== b.code.version) {
     out.push({ kind: "code", path: "version", old: show(a.code.version), new: show(b.code.version) })

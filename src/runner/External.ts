@@ -2,14 +2,18 @@
  * External files and directories (`p.file`, `p.dir`) enter the store by content. A stat cache
  * (size, mtime, inode → digest), kept in the store, avoids re-hashing unchanged multi-GB inputs on
  * every run; touching a file without changing its bytes costs one re-hash and changes no key.
+ *
+ * The stored copy is checked each time (a stat, unless it changed since it was last hashed): a
+ * copy found missing or corrupt is imported again from its source, and a source whose bytes changed
+ * although its stat did not is said to have changed.
  */
-import { randomBytes } from "node:crypto"
-import { readFile, rename, stat, writeFile } from "node:fs/promises"
 import { basename, join } from "node:path"
-import { Effect, Ref, Schema } from "effect"
-import { type Digest, isDigest } from "../store/Digest.ts"
-import { Store, StoreError } from "../store/Store.ts"
+import { Effect, Schema } from "effect"
+import { short } from "../key/Key.ts"
 import { hashFile } from "../store/HashFile.ts"
+import * as StatCache from "../store/StatCache.ts"
+import { Store, type StoreError } from "../store/Store.ts"
+import { stat } from "node:fs/promises"
 import { listTree, putListing } from "./Artifacts.ts"
 import type { ArtifactRef, FileEntry } from "./Records.ts"
 
@@ -19,54 +23,20 @@ export class MissingInput extends Schema.TaggedError<MissingInput>()("MissingInp
   message: Schema.String
 }) {}
 
-interface StatEntry {
-  readonly size: number
-  readonly mtimeMs: number
-  readonly ino: number
-  readonly digest: Digest
-  readonly checkedAtMs: number
-}
-
-/**
- * A file modified within this window of being hashed may change again within one mtime tick without
- * its stat changing (git's "racy clean" problem), so such entries are never trusted.
- */
-const racyWindowMs = 2_000
-
-/** The stat cache of one run: loaded from the store, saved back once at the end. */
-export interface StatCache {
-  readonly entries: Ref.Ref<Record<string, StatEntry>>
-  readonly file: string
-}
-
+/** Where the stat cache of external inputs is kept in the store. */
 const cacheFile = (root: string) => join(root, "statcache.json")
 
-/** Loads the stat cache (an unreadable cache is an empty one, an entry without a digest is dropped: it only saves work). */
+/** Loads the stat cache of external inputs (an unreadable cache is an empty one: it only saves work). */
 export const loadStatCache = Effect.gen(function*() {
   const store = yield* Store
-  const file = cacheFile(store.root)
-  const entries = yield* Effect.promise(() =>
-    readFile(file, "utf8")
-      .then((text) => Object.entries(JSON.parse(text) as Record<string, { digest?: unknown }>))
-      .then((entries) => Object.fromEntries(entries.filter(([, entry]) => isDigest(entry.digest))) as Record<string, StatEntry>)
-      .catch(() => ({}))
-  )
-  return { entries: yield* Ref.make(entries), file } satisfies StatCache
+  return yield* Effect.promise(() => StatCache.load(cacheFile(store.root)))
 })
 
-/** Writes the stat cache atomically (tmp file + rename); concurrent runs: the last one wins. */
-export const saveStatCache = (cache: StatCache) =>
-  Effect.gen(function*() {
-    const entries = yield* Ref.get(cache.entries)
-    const tmp = `${cache.file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`
-    yield* Effect.tryPromise({
-      try: async () => {
-        await writeFile(tmp, JSON.stringify(entries))
-        await rename(tmp, cache.file)
-      },
-      catch: (cause) => new StoreError({ method: "saveStatCache", key: cache.file, message: String(cause), cause })
-    })
-  })
+/** Writes the stat cache back (merged with what concurrent runs wrote). */
+export const saveStatCache = (cache: StatCache.StatCache) => Effect.promise(() => StatCache.save(cache))
+
+/** How an import reports what it found wrong and repaired. */
+export type Warn = (message: string) => void
 
 const statOf = (path: string) =>
   Effect.tryPromise({
@@ -74,36 +44,62 @@ const statOf = (path: string) =>
     catch: () => new MissingInput({ path, message: "no such file or directory" })
   })
 
-/** Imports one external file into the store, returning it as a blob artifact named by its basename. */
-export const importFile = (cache: StatCache, path: string): Effect.Effect<ArtifactRef, MissingInput | StoreError, Store> =>
+const blob = (ref: { readonly digest: string; readonly size: number }, path: string): ArtifactRef =>
+  ({ kind: "blob", digest: ref.digest as ArtifactRef["digest"], size: ref.size, name: basename(path) })
+
+/**
+ * Imports one external file into the store, returning it as a blob artifact named by its basename.
+ * `rehash` ignores the stat cache (to repair a stored copy found damaged while it was read).
+ */
+export const importFile = (
+  cache: StatCache.StatCache,
+  path: string,
+  warn: Warn,
+  options: { readonly rehash?: boolean } = {}
+): Effect.Effect<ArtifactRef, MissingInput | StoreError, Store> =>
   Effect.gen(function*() {
     const store = yield* Store
     const info = yield* statOf(path)
     if (!info.isFile()) return yield* new MissingInput({ path, message: "not a regular file" })
-    const cached = (yield* Ref.get(cache.entries))[path]
-    const stored = cached !== undefined && cached.size === info.size &&
-        (yield* store.hasObject({ digest: cached.digest, size: cached.size }))
-      ? cached
-      : undefined
-    const trusted = stored !== undefined && stored.mtimeMs === info.mtimeMs && stored.ino === info.ino &&
-      info.mtimeMs < stored.checkedAtMs - racyWindowMs
-    if (trusted) return { kind: "blob", digest: stored.digest, size: stored.size, name: basename(path) }
+    const prior = StatCache.previous(cache, path)
+    const copyIsSound = (digest: string) =>
+      store.checkObject({ digest: digest as ArtifactRef["digest"], size: info.size }).pipe(
+        Effect.as(true),
+        Effect.catchTags({
+          CorruptObject: (error) => Effect.sync(() => warn(`${path}: its stored copy was corrupt (${error.message}); imported again from ${path}`)).pipe(Effect.as(false)),
+          MissingObject: () => Effect.succeed(false)
+        })
+      )
+    const trusted = options.rehash === true ? undefined : StatCache.trusted(cache, path, info)
+    if (trusted !== undefined && (yield* copyIsSound(trusted))) return blob({ digest: trusted, size: info.size }, path)
     const checkedAtMs = Date.now()
     // A touched file whose bytes did not change is re-hashed in place, not copied into the store again.
-    const rehashed = stored === undefined ? undefined : yield* Effect.tryPromise({
-      try: () => hashFile(path),
-      catch: () => new MissingInput({ path, message: "cannot read the file" })
-    })
-    const ref = rehashed !== undefined && rehashed.digest === stored?.digest ? rehashed : yield* store.putFile(path)
-    yield* Ref.update(cache.entries, (entries) => ({
-      ...entries,
-      [path]: { size: ref.size, mtimeMs: info.mtimeMs, ino: info.ino, digest: ref.digest, checkedAtMs }
-    }))
-    return { kind: "blob", digest: ref.digest, size: ref.size, name: basename(path) }
+    if (trusted === undefined && prior !== undefined && prior.size === info.size && options.rehash !== true) {
+      const rehashed = yield* Effect.tryPromise({
+        try: () => hashFile(path),
+        catch: () => new MissingInput({ path, message: "cannot read the file" })
+      })
+      if (rehashed.digest === prior.digest && (yield* copyIsSound(prior.digest))) {
+        StatCache.record(cache, path, info, rehashed.digest, checkedAtMs)
+        return blob(rehashed, path)
+      }
+    }
+    const ref = yield* store.putFile(path)
+    const statUnchanged = prior !== undefined && prior.size === info.size && prior.mtimeMs === info.mtimeMs && prior.ino === info.ino
+    if (statUnchanged && prior.digest !== ref.digest) {
+      warn(`${path} changed since it was last imported although its size, modification time and inode did not (${short(prior.digest)} → ${short(ref.digest)})`)
+    }
+    StatCache.record(cache, path, info, ref.digest, checkedAtMs)
+    return blob(ref, path)
   })
 
 /** Imports an external directory: each file by content, and the canonical listing naming the tree. */
-export const importDir = (cache: StatCache, path: string): Effect.Effect<ArtifactRef, MissingInput | StoreError, Store> =>
+export const importDir = (
+  cache: StatCache.StatCache,
+  path: string,
+  warn: Warn,
+  options: { readonly rehash?: boolean } = {}
+): Effect.Effect<ArtifactRef, MissingInput | StoreError, Store> =>
   Effect.gen(function*() {
     const info = yield* statOf(path)
     if (!info.isDirectory()) return yield* new MissingInput({ path, message: "not a directory" })
@@ -113,7 +109,7 @@ export const importDir = (cache: StatCache, path: string): Effect.Effect<Artifac
       catch: (cause) => new MissingInput({ path, message: `cannot read the directory: ${cause instanceof Error ? cause.message : String(cause)}` })
     })
     for (const rel of tree) {
-      const ref = yield* importFile(cache, join(path, ...rel.split("/")))
+      const ref = yield* importFile(cache, join(path, ...rel.split("/")), warn, options)
       files.push({ path: rel, size: ref.size, digest: ref.digest })
     }
     return yield* putListing(files, basename(path))

@@ -63,9 +63,18 @@ export type RunStage = typeof RunStage.Type
 export const RunExternal = Schema.Struct({ id: Schema.String, path: Schema.String, artifact: ArtifactRef })
 export type RunExternal = typeof RunExternal.Type
 
-/** The run record, `runs/<runId>.json`: written when the run starts and again when it ends. */
+/** The process that ran a run: while it lives, the run is in progress; once it is gone, a "running" run was interrupted. */
+export const RunOwner = Schema.Struct({ pid: Schema.Number, host: Schema.String })
+export type RunOwner = typeof RunOwner.Type
+
+/**
+ * The run record, `runs/<runId>.json`: written when the run starts, when each stage starts and
+ * commits, and when it ends.
+ */
 export const RunRecord = Schema.Struct({
   id: Schema.String,
+  /** Absent in records written before owners were recorded. */
+  owner: Schema.optional(RunOwner),
   pipeline: Schema.Struct({ name: Schema.String, file: Schema.String }),
   seed: Schema.Number,
   sanity: Schema.Boolean,
@@ -79,6 +88,8 @@ export const RunRecord = Schema.Struct({
   stages: Schema.Array(RunStage),
   /** Warning signs in the stages' telemetry, in the order they were seen (absent in older records). */
   warnings: Schema.optional(Schema.Array(Warning)),
+  /** What the run found damaged in the store and did about it (quarantined, recomputed, discarded). */
+  repairs: Schema.optional(Schema.Array(Schema.String)),
   error: Schema.optional(Schema.String)
 })
 export type RunRecord = typeof RunRecord.Type

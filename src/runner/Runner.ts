@@ -3,36 +3,44 @@
  *
  * Every node is one memoised Effect, so a shared upstream runs once; independent stages run
  * concurrently. For a stage the order is fresh → cache hit → run (wireit's): compute the key from
- * the manifest, take the stored record if it and every object it names are present, otherwise take
- * the key's cross-process lock, look again (another process may have committed it meanwhile), and
- * run. Outputs become objects first and the stage record last, so the record is the commit point:
- * a killed run leaves nothing visible but objects nobody references yet.
+ * the manifest, take the stored record if it decodes and every object it names is still what was
+ * written, otherwise take the key's cross-process lock, look again (another process may have
+ * committed it meanwhile), and run. Outputs become objects first and the stage record last, so the
+ * record is the commit point: a killed run leaves nothing visible but objects nobody references yet.
+ *
+ * The store heals in the same run: an unreadable stage record or a damaged output makes a miss
+ * (the store quarantined what was damaged); a damaged input met while a stage reads it makes the
+ * runner produce that input again (an upstream stage recomputed, an external file re-imported) and
+ * read it once more. Each repair is a warning in the run's log and record.
+ *
+ * The whole run pins what it touches (Store.pinning), so gc running meanwhile keeps it.
  *
  * A failing stage fails only its downstream; the rest of the graph still completes.
  */
 import { Cause, Effect, Exit, Option, Schema } from "effect"
 import type { Scope } from "effect"
-import type { ArtifactSpec, InputSpec } from "../Artifact.ts"
-import { stageNodes } from "../Pipeline.ts"
-import type { PipelineGraph, PipelineNode, StageNode } from "../Pipeline.ts"
+import type { ArtifactSpec, BlobRef, FilesRef, InputSpec } from "../Artifact.ts"
+import { PipelineShapeError, stageNodes, validateGraph } from "../Pipeline.ts"
+import type { Handle, PipelineGraph, PipelineNode, StageNode } from "../Pipeline.ts"
 import type { AnyStage, RunContext, RunSetting } from "../Stage.ts"
 import { errorLine } from "../ErrorLine.ts"
 import { StageFailure } from "../StageFailure.ts"
 import { toCanonical, NotCanonical } from "../key/Canonical.ts"
 import type { Json } from "../key/Canonical.ts"
-import { codeFiles, CodeDigestError, type ModuleCache } from "../key/CodeDigest.ts"
-import { keyOf } from "../key/Key.ts"
+import { codeOf, CodeDigestError, type ModuleCache } from "../key/CodeDigest.ts"
+import type { StageCode } from "../key/CodeDigest.ts"
+import { keyOf, short } from "../key/Key.ts"
 import type { Key } from "../key/Key.ts"
 import { engineVersion, schemeVersion } from "../key/Manifest.ts"
 import type { KeyManifest } from "../key/Manifest.ts"
-import { Store, StoreError, type CorruptObject } from "../store/Store.ts"
+import * as Owners from "../store/Owner.ts"
+import { Store, StoreError } from "../store/Store.ts"
 import { makeWarningSigns } from "../telemetry/WarningSigns.ts"
 import type { Warning } from "../telemetry/Warning.ts"
-import { allPresent, OutputMismatch, putOutput, readArtifacts } from "./Artifacts.ts"
+import { checkArtifacts, DamagedArtifact, OutputMismatch, putOutput, readArtifacts } from "./Artifacts.ts"
 import { asConfigError, configure, ConfigError } from "./Config.ts"
 import type { ConfiguredStage, Override } from "./Config.ts"
 import { importDir, importFile, loadStatCache, MissingInput, saveStatCache } from "./External.ts"
-import type { StatCache } from "./External.ts"
 import { StageRecord } from "./Records.ts"
 import type { ArtifactRef, RunRecord, RunStage } from "./Records.ts"
 import type { Reporter } from "./Reporter.ts"
@@ -52,6 +60,7 @@ export interface RunOptions {
   readonly overrides: ReadonlyArray<Override>
   readonly seed?: number
   readonly sanity: boolean
+  /** Instances recomputed from scratch (their record and checkpoints ignored). */
   readonly force: ReadonlyArray<string>
   readonly reporter: Reporter
 }
@@ -61,11 +70,14 @@ class UpstreamFailed extends Schema.TaggedError<UpstreamFailed>()("UpstreamFaile
   node: Schema.String
 }) {}
 
-type NodeError = StageFailure | OutputMismatch | StoreError | CorruptObject | MissingInput | UpstreamFailed | ConfigError
+type NodeError = StageFailure | OutputMismatch | StoreError | DamagedArtifact | MissingInput | UpstreamFailed | ConfigError
 
 type Outputs = Readonly<Record<string, ArtifactRef>>
 
-const decodeStageRecord = Schema.decodeUnknownOption(StageRecord)
+/** How often a stage reads its inputs again after repairing one it found damaged. */
+const maxRepairs = 3
+
+const decodeStageRecord = Schema.decodeUnknownExit(StageRecord)
 
 /** The error text a person reads for a failed node (whose id is shown beside it). */
 const describeError = (error: NodeError): string => {
@@ -76,6 +88,8 @@ const describeError = (error: NodeError): string => {
       return `output ${error.output}: ${error.message}`
     case "UpstreamFailed":
       return `upstream ${error.node} failed`
+    case "DamagedArtifact":
+      return `${error.name}: ${error.message}`
     default:
       return errorLine(error)
   }
@@ -84,7 +98,7 @@ const describeError = (error: NodeError): string => {
 /** The key manifest of a stage instance, from its configured config and its inputs' identities. */
 const manifestOf = (
   configured: ConfiguredStage,
-  code: Readonly<Record<string, string>>,
+  code: StageCode,
   inputs: Readonly<Record<string, ArtifactRef | null>>,
   seed: number | null,
   sanity: boolean | null
@@ -111,7 +125,7 @@ const manifestOf = (
         scheme: schemeVersion,
         engine: engineVersion,
         stage: stage.name,
-        code: { files: code, version: stage.version ?? null },
+        code: { files: code.files, packages: code.packages, version: stage.version ?? null },
         config: configured.canonical,
         inputs: identities,
         env: env as Record<string, string>,
@@ -119,17 +133,6 @@ const manifestOf = (
       }
     },
     catch: asConfigError(`/${configured.node.id}/env`)
-  })
-
-/** The committed record of `key` if it and all of its objects are present. */
-const lookup = (key: Key) =>
-  Effect.gen(function*() {
-    const store = yield* Store
-    const record = Option.flatMap(yield* store.getDocument("stages", key), decodeStageRecord).pipe(
-      Option.filter((found) => found.key === key)
-    )
-    if (Option.isNone(record)) return record
-    return (yield* allPresent(Object.values(record.value.outputs))) ? record : Option.none<StageRecord>()
   })
 
 /** The run-wide settings a stage instance reads (both when its stage does not say). */
@@ -147,13 +150,18 @@ export const defectsAsFailures = (id: string) => <A, E, R>(effect: Effect.Effect
       })
     ))
 
+/** `text` with every path in `places` (store paths a stage was given) replaced by what the user calls it. */
+const userPaths = (places: ReadonlyArray<readonly [string, string]>) => (text: string): string =>
+  [...places].sort((a, b) => b[0].length - a[0].length).reduce((out, [path, shown]) => out.replaceAll(path, shown), text)
+
 /** Runs a pipeline graph, writing its run record; fails only for problems found before any stage ran. */
 export const runPipeline = (
   options: RunOptions
-): Effect.Effect<RunRecord, ConfigError | CodeDigestError | StoreError, Store> =>
-  Effect.gen(function*() {
+): Effect.Effect<RunRecord, ConfigError | CodeDigestError | StoreError | PipelineShapeError, Store> =>
+  Effect.scoped(Effect.gen(function*() {
     const store = yield* Store
     const { graph, reporter } = options
+    yield* Effect.try({ try: () => validateGraph(graph), catch: (error) => error as PipelineShapeError })
     const runSeed = options.seed ?? graph.seed
     const configured = yield* configure(graph, options.overrides)
     const stages = stageNodes(graph)
@@ -165,11 +173,11 @@ export const runPipeline = (
         })
       }
     }
-    const code = new Map<string, Record<string, string>>()
+    const code = new Map<string, StageCode>()
     const modules: ModuleCache = new Map()
     for (const node of stages) {
       code.set(node.id, yield* Effect.try({
-        try: () => codeFiles(node.stage.module, node.stage.extraCode, modules),
+        try: () => codeOf(node.stage.module, node.stage.extraCode, modules),
         catch: (error) =>
           error instanceof CodeDigestError
             ? error
@@ -181,18 +189,22 @@ export const runPipeline = (
       return yield* new CodeDigestError({ file: changed, message: "changed while the run was starting; run again" })
     }
 
+    yield* store.pinning
     const startedAt = new Date()
     const runId = newRunId(startedAt)
+    const byId = new Map(graph.nodes.map((node) => [node.id, node]))
     const progress = new Map<string, RunStage>(
       stages.map((node) => [node.id, { id: node.id, stage: node.stage.name, status: "pending" }])
     )
     const external: Array<RunRecord["external"][number]> = []
     const signs = makeWarningSigns()
     const warnings: Array<Warning> = []
+    const repairs: Array<string> = []
     const record = (status: RunRecord["status"], error?: string): RunRecord => {
       const finished = status === "running" ? undefined : new Date()
       return {
         id: runId,
+        owner: { pid: Owners.self.pid, host: Owners.self.host },
         pipeline: { name: graph.name, file: options.file },
         seed: runSeed,
         sanity: options.sanity,
@@ -204,11 +216,18 @@ export const runPipeline = (
         external: [...external],
         stages: stages.map((node) => progress.get(node.id)!),
         warnings: [...warnings],
+        ...(repairs.length === 0 ? {} : { repairs: [...repairs] }),
         ...(error === undefined ? {} : { error })
       }
     }
     const update = (id: string, patch: Partial<RunStage>) => progress.set(id, { ...progress.get(id)!, ...patch })
+    /** What the store found damaged and what was done about it: in the log and the run record. */
+    const warn = (id: string, message: string) => {
+      repairs.push(`${id}: ${message}`)
+      reporter.event({ type: "log", id, message: `warning: ${message}` })
+    }
 
+    const damagedRuns = yield* store.checkDocuments("runs")
     yield* store.putDocument("runs", runId, record("running"))
     reporter.event({
       type: "start",
@@ -216,7 +235,14 @@ export const runPipeline = (
       stages: stages.map((node) => node.id),
       configs: Object.fromEntries(stages.map((node) => [node.id, configured.get(node.id)!.config]))
     })
-    const cache: StatCache = yield* loadStatCache
+    for (const damage of damagedRuns) warn("store", `run record runs/${damage.id}.json: ${damage.message}`)
+    const cache = yield* loadStatCache
+
+    /** How the user names the artifact a handle carries: its path in the pipeline file, or `stage.output`. */
+    const sourceName = (handle: Handle<ArtifactSpec>): string => {
+      const source = byId.get(handle.node)
+      return source?.kind === "file" || source?.kind === "dir" ? source.relPath : `${handle.node}.${handle.output}`
+    }
 
     const effects = new Map<string, Effect.Effect<Outputs, NodeError, Store>>()
     const outputsOf = (node: string, output: string) =>
@@ -225,18 +251,55 @@ export const runPipeline = (
         Effect.map((outputs) => outputs[output]!)
       )
 
+    /**
+     * The committed record of `key` if it decodes and every object it names is still what was written;
+     * otherwise none, with what was wrong said (when `loud`) and the damaged part quarantined.
+     */
+    const lookup = (node: StageNode, key: Key, loud: boolean) =>
+      Effect.gen(function*() {
+        const say = (message: string) => (loud ? warn(node.id, `${message}; recomputing it`) : undefined)
+        const document = yield* store.getDocument("stages", key).pipe(
+          Effect.catchTag("CorruptDocument", (error) => Effect.sync(() => say(`its stage record ${error.message}`)).pipe(Effect.as(Option.none())))
+        )
+        if (Option.isNone(document)) return Option.none<StageRecord>()
+        const decoded = decodeStageRecord(document.value)
+        if (Exit.isFailure(decoded) || decoded.value.key !== key) {
+          const reason = Exit.isFailure(decoded) ? `not a stage record (${Cause.pretty(decoded.cause).split("\n")[0]})` : "it names another key"
+          yield* store.quarantineDocument("stages", key, reason)
+          say(`its stage record stages/${key}.json is ${reason}; moved to quarantine/`)
+          return Option.none<StageRecord>()
+        }
+        const found = decoded.value
+        return yield* checkArtifacts(found.outputs).pipe(
+          Effect.as(Option.some(found)),
+          Effect.catchTag("DamagedArtifact", (damage) =>
+            Effect.sync(() => say(`output ${damage.name}: ${damage.message}`)).pipe(Effect.as(Option.none<StageRecord>())))
+        )
+      })
+
     const execute = (
       node: StageNode,
       conf: ConfiguredStage,
       key: Key,
       manifest: KeyManifest,
       inputs: Readonly<Record<string, ArtifactRef | null>>
-    ): Effect.Effect<StageRecord, NodeError, Store | Scope.Scope> =>
-      Effect.gen(function*() {
+    ): Effect.Effect<StageRecord, NodeError, Store | Scope.Scope> => {
+      // Store paths the stage was given, by what the user calls them, for its error messages.
+      const places: Array<readonly [string, string]> = []
+      const shown = userPaths(places)
+      return Effect.gen(function*() {
         const stage = node.stage as AnyStage
         const started = Date.now()
         const tmpDir = yield* store.makeTmpDir
-        const values = yield* readArtifacts(stage.inputs as Record<string, InputSpec>, inputs)
+        const values = yield* readInputs(node, inputs)
+        places.push([tmpDir, `(scratch of ${node.id})`])
+        for (const [name, value] of Object.entries(values)) {
+          const handle = node.inputs[name]
+          if (value === undefined || handle === undefined) continue
+          const given = value as Partial<BlobRef & FilesRef>
+          if (typeof given.path === "string") places.push([given.path, sourceName(handle)])
+          if (typeof given.dir === "string") places.push([given.dir, sourceName(handle)])
+        }
         const failure = (message: string, cause?: unknown) => new StageFailure({ stage: node.id, message, cause })
         const reads = readsOf(stage, conf.config)
         // A setting the key does not hold must not change the outputs, so reading it fails.
@@ -244,6 +307,22 @@ export const runPipeline = (
           if (!reads.has(name)) throw new Error(`ctx.${name} is read, but "${name}" is not in the stage's reads`)
           return value
         }
+        const latest = store.latestCheckpoint(key).pipe(
+          Effect.tap((found) =>
+            Effect.sync(() => {
+              const next = Option.match(found.checkpoint, {
+                onNone: () => "starting from scratch",
+                onSome: (checkpoint) => {
+                  places.push([checkpoint.dir, `(checkpoint of step ${checkpoint.step})`])
+                  return `resuming from the checkpoint of step ${checkpoint.step}`
+                }
+              })
+              for (const discarded of found.discarded) warn(node.id, `${discarded.message}; ${next}`)
+            })
+          ),
+          Effect.map((found) => found.checkpoint),
+          Effect.mapError((e) => failure(`checkpoint: ${e.message}`, e))
+        )
         const ctx: RunContext<unknown, Record<string, InputSpec>> = {
           config: conf.config,
           inputs: values as never,
@@ -266,8 +345,7 @@ export const runPipeline = (
           checkpoints: {
             save: (step, dir) =>
               store.saveCheckpoint(key, step, dir).pipe(Effect.mapError((e) => failure(`checkpoint: ${e.message}`, e))),
-            latest: () =>
-              store.latestCheckpoint(key).pipe(Effect.mapError((e) => failure(`checkpoint: ${e.message}`, e)))
+            latest: () => latest
           }
         }
         const result = yield* Effect.suspend(() => stage.run(ctx)).pipe(defectsAsFailures(node.id))
@@ -299,9 +377,59 @@ export const runPipeline = (
         yield* store.putDocument("stages", key, stageRecord)
         yield* store.clearCheckpoints(key)
         return stageRecord
-      })
+      }).pipe(Effect.mapError((error): NodeError => {
+        switch (error._tag) {
+          case "StageFailure":
+            return new StageFailure({ stage: error.stage, message: shown(error.message), cause: error.cause })
+          case "OutputMismatch":
+            return new OutputMismatch({ output: error.output, message: shown(error.message) })
+          case "StoreError":
+            return new StoreError({ method: error.method, key: shown(error.key), message: shown(error.message), cause: error.cause })
+          default:
+            return error
+        }
+      }))
+    }
 
-    const stageEffect = (node: StageNode): Effect.Effect<Outputs, NodeError, Store> =>
+    /**
+     * A stage's inputs, read and verified; an input found damaged (and quarantined) is produced
+     * again by its upstream node, which must give the same digest, and all are read once more.
+     */
+    const readInputs = (node: StageNode, inputs: Readonly<Record<string, ArtifactRef | null>>) => {
+      const specs = node.stage.inputs as Record<string, InputSpec>
+      const attempt = (repairs: number): Effect.Effect<Record<string, unknown>, NodeError, Store | Scope.Scope> =>
+        readArtifacts(specs, inputs).pipe(
+          Effect.catchTag("DamagedArtifact", (damage) =>
+            Effect.gen(function*() {
+              const handle = node.inputs[damage.name]
+              const expected = inputs[damage.name]
+              if (repairs >= maxRepairs || handle === undefined || expected == null) return yield* damage
+              warn(node.id, `input ${damage.name} (${sourceName(handle)}): ${damage.message}; producing it again`)
+              const again = (yield* repair(handle.node))[handle.output]
+              if (again?.digest !== expected.digest) {
+                return yield* new StageFailure({
+                  stage: node.id,
+                  message: `input ${damage.name}: ${sourceName(handle)} now gives ${short(again?.digest ?? "nothing")} instead of ` +
+                    `${short(expected.digest)}, which this run's keys were computed from` +
+                    (byId.get(handle.node)?.kind === "stage" ? ` (stage ${handle.node} is not deterministic)` : " (the source changed)") +
+                    "; run again"
+                })
+              }
+              return yield* attempt(repairs + 1)
+            })
+          )
+        )
+      return attempt(0)
+    }
+
+    /** Produces a node's outputs again, ignoring what this run already took for them. */
+    const repair = (id: string): Effect.Effect<Outputs, NodeError, Store> => {
+      const node = byId.get(id)!
+      return node.kind === "stage" ? produce(node) : importExternal(node, true)
+    }
+
+    /** A stage instance's outputs: from its committed record when sound, else computed. */
+    const produce = (node: StageNode): Effect.Effect<Outputs, NodeError, Store> =>
       Effect.gen(function*() {
         const conf = configured.get(node.id)!
         const stage = node.stage as AnyStage
@@ -318,21 +446,26 @@ export const runPipeline = (
         update(node.id, { key, manifest, inputs })
         const forced = options.force.includes(node.id)
         const hit = (found: StageRecord) => {
-          update(node.id, { status: "hit", outputs: found.outputs, metrics: found.metrics, durationMs: 0 })
-          reporter.event({ type: "state", id: node.id, state: "hit", key })
+          // A stage this run recomputed (to repair an input of another) stays "ran".
+          if (progress.get(node.id)!.status !== "ran") {
+            update(node.id, { status: "hit", outputs: found.outputs, metrics: found.metrics, durationMs: 0 })
+            reporter.event({ type: "state", id: node.id, state: "hit", key })
+          }
           return found.outputs
         }
-        const committed = forced ? Effect.succeed(Option.none<StageRecord>()) : lookup(key)
-        const first = yield* committed
+        const committed = (loud: boolean) => (forced ? Effect.succeed(Option.none<StageRecord>()) : lookup(node, key, loud))
+        const first = yield* committed(true)
         if (Option.isSome(first)) return hit(first.value)
         reporter.event({ type: "state", id: node.id, state: "waiting", key })
         return yield* store.withLock(
           `stage.${key}`,
           Effect.gen(function*() {
-            const again = yield* committed
+            const again = yield* committed(false)
             if (Option.isSome(again)) return hit(again.value)
-            // Whatever record is left (unreadable, missing objects, or forced out) must not outlive this run.
+            // Whatever record is left (unreadable, damaged, or forced out) must not outlive this run.
             yield* store.deleteDocument("stages", key)
+            // A forced stage starts from scratch: a checkpoint may hold what it is forced to redo.
+            if (forced) yield* store.clearCheckpoints(key)
             // The run record is rewritten when a stage starts and when it commits, so a killed run's
             // record still names what it was doing and what it committed (for show, explain and gc).
             reporter.event({ type: "state", id: node.id, state: "running", key })
@@ -345,7 +478,10 @@ export const runPipeline = (
             return done.outputs
           })
         )
-      }).pipe(
+      })
+
+    const stageEffect = (node: StageNode): Effect.Effect<Outputs, NodeError, Store> =>
+      produce(node).pipe(
         Effect.tapError((error) =>
           Effect.sync(() => {
             const status = error._tag === "UpstreamFailed" ? "skipped" : "failed"
@@ -362,14 +498,21 @@ export const runPipeline = (
         )
       )
 
-    const externalEffect = (node: Extract<PipelineNode, { kind: "file" | "dir" }>) =>
-      (node.kind === "file" ? importFile(cache, node.path) : importDir(cache, node.path)).pipe(
-        Effect.tap((artifact) => Effect.sync(() => external.push({ id: node.id, path: node.path, artifact }))),
+    const importExternal = (node: Extract<PipelineNode, { kind: "file" | "dir" }>, rehash: boolean) => {
+      const say = (message: string) => warn(node.id, message)
+      return (node.kind === "file" ? importFile(cache, node.path, say, { rehash }) : importDir(cache, node.path, say, { rehash })).pipe(
+        Effect.tap((artifact) =>
+          Effect.sync(() => {
+            const index = external.findIndex((entry) => entry.id === node.id)
+            if (index === -1) external.push({ id: node.id, path: node.path, artifact })
+          })
+        ),
         Effect.map((artifact): Outputs => ({ [node.kind]: artifact }))
       )
+    }
 
     for (const node of graph.nodes) {
-      const effect = node.kind === "stage" ? stageEffect(node) : externalEffect(node)
+      const effect = node.kind === "stage" ? stageEffect(node) : importExternal(node, false)
       effects.set(node.id, yield* Effect.cached(effect))
     }
 
@@ -394,4 +537,4 @@ export const runPipeline = (
       return [`${node.id}: ${Option.isSome(error) ? describeError(error.value) : Cause.pretty(exit.cause)}`]
     })
     return yield* finish(failures.length === 0 ? "succeeded" : "failed", failures[0])
-  })
+  }))

@@ -18,6 +18,13 @@ import * as Digests from "./Digest.ts"
  */
 const chunkSize = 8 << 20
 
+/**
+ * The buffer size for a file of `size` bytes: a chunk, or less for a small file. Two 8 MiB buffers
+ * per hash made a cached run (which re-hashes its small outputs) spend more time collecting garbage
+ * than working; a little slack lets a file that grows while it is read take fewer rounds.
+ */
+const bufferSize = (size: number): number => Math.min(chunkSize, Math.max(64 << 10, size + 1))
+
 /** What was hashed: the digest and the number of bytes read. */
 export interface Hashed {
   readonly digest: Digest
@@ -47,7 +54,8 @@ const eachChunk = async (
   signal: AbortSignal | undefined,
   consume: (chunk: Buffer, position: number) => Promise<void> | void
 ): Promise<number> => {
-  const buffers = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)] as const
+  const size = bufferSize((await source.stat()).size)
+  const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const
   let current = 0
   let position = 0
   let length = await readAt(source, buffers[0], 0)

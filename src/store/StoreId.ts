@@ -5,6 +5,7 @@
  */
 import { Effect } from "effect"
 import * as Digests from "./Digest.ts"
+import { seal, sealField } from "./DocumentSeal.ts"
 import { type DocumentKind, type ObjectRef, StoreError } from "./Store.ts"
 
 const allowed = /^[A-Za-z0-9_.-]{1,200}$/
@@ -43,15 +44,21 @@ export const validateStep = (step: number): Effect.Effect<number, StoreError> =>
     ? Effect.succeed(step)
     : Effect.fail(new StoreError({ method: "saveCheckpoint", key: String(step), message: `invalid checkpoint step ${step}: expected an integer >= 0` }))
 
-/** The pretty-printed JSON of a document, or a StoreError when `doc` has no JSON form. */
+/** The sealed JSON text of a document (see DocumentSeal.ts), or a StoreError when `doc` has no such form. */
 export const documentText = (kind: DocumentKind, id: string, doc: unknown): Effect.Effect<string, StoreError> =>
   Effect.try({
-    try: () => JSON.stringify(doc, null, 2) as string | undefined,
+    try: () => seal(doc),
     catch: (cause) => new StoreError({ method: "putDocument", key: id, message: `${kind}/${id}: not serialisable: ${(cause as Error).message}`, cause })
   }).pipe(
     Effect.flatMap((text) =>
       text === undefined
-        ? Effect.fail(new StoreError({ method: "putDocument", key: id, message: `${kind}/${id}: document is not JSON (${typeof doc})` }))
+        ? Effect.fail(
+          new StoreError({
+            method: "putDocument",
+            key: id,
+            message: `${kind}/${id}: a document is a JSON object without a "${sealField}" field (got ${Array.isArray(doc) ? "an array" : typeof doc})`
+          })
+        )
         : Effect.succeed(text)
     )
   )

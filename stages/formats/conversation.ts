@@ -100,8 +100,11 @@ const readRole = (value: unknown, field: string, issues: Array<FieldIssue>): Rol
 }
 
 /**
- * The checks every format shares: at least one message and at least one assistant turn (a
- * conversation without one has nothing to train on). Returns the row's result.
+ * The checks every format shares: at least one message, at least one assistant turn (a
+ * conversation without one has nothing to train on), no assistant turn that says nothing (it
+ * would train the model to answer with silence), and an assistant turn last (what follows the last
+ * reply is never trained on, so a conversation ending elsewhere is most likely truncated).
+ * Returns the row's result.
  */
 export const finish = (
   messages: ReadonlyArray<Message>,
@@ -118,12 +121,22 @@ export const finish = (
       unknownKeys
     }
   }
-  if (!messages.some((m) => m.role === "assistant")) {
-    return {
-      conversation: undefined,
-      issues: [{ field: messagesField, kind: "no_assistant_turn", reason: "no assistant turn to train on" }],
-      unknownKeys
-    }
+  const rejected = (kind: FieldIssue["kind"], reason: string): Normalised => ({
+    conversation: undefined,
+    issues: [{ field: messagesField, kind, reason }],
+    unknownKeys
+  })
+  if (!messages.some((m) => m.role === "assistant")) return rejected("no_assistant_turn", "no assistant turn to train on")
+  const empty = messages.findIndex((m) => m.role === "assistant" && m.content.trim() === "" && m.tool_calls === null)
+  if (empty !== -1) {
+    return rejected("empty_assistant_reply", `message ${empty + 1} of ${messages.length} is an empty assistant reply (nothing to train on)`)
+  }
+  const last = messages.at(-1)!
+  if (last.role !== "assistant") {
+    return rejected(
+      "not_ending_with_assistant",
+      `the conversation ends with a ${last.role} turn, not the assistant's (nothing to learn from its end; truncated?)`
+    )
   }
   return { conversation: { messages, tools }, issues, unknownKeys }
 }

@@ -5,13 +5,16 @@
  * JSON.parse keeps no positions, so a small scanner finds where each top-level element begins
  * and ends (tracking strings and nesting only) and each element is parsed on its own: a broken
  * element is reported at its own line instead of failing the whole file; a file whose array is
- * not closed, or has text after it, fails as a whole.
+ * not closed, or has text after it, fails as a whole. An element holding an invalid UTF-8 byte is
+ * reported as such and not parsed.
  */
 import { Effect } from "effect"
 import { DatasetError } from "./DatasetError.ts"
 import { describeJsonError } from "./jsonError.ts"
 import type { RawRow, RawRows } from "./rawRows.ts"
 import type { RowReport } from "./report.ts"
+import type { DecodedText } from "./utf8.ts"
+import { invalidIn } from "./utf8.ts"
 
 const NEWLINE = 10
 const QUOTE = 34
@@ -25,7 +28,7 @@ const CLOSE_BRACE = 125
 const isSpace = (code: number): boolean => code === 32 || code === 9 || code === 10 || code === 13
 
 /** Reads `[row, row, ...]`; fails when the text is not a JSON array at all. */
-export const readJsonArray = (text: string, fileName: string): Effect.Effect<RawRows, DatasetError> =>
+export const readJsonArray = ({ text, invalid }: DecodedText, fileName: string): Effect.Effect<RawRows, DatasetError> =>
   Effect.suspend(() => {
     const rows: Array<RawRow> = []
     const reports: Array<RowReport> = []
@@ -89,6 +92,15 @@ export const readJsonArray = (text: string, fileName: string): Effect.Effect<Raw
       const slice = text.slice(start, i)
       const location = startLine === previousLine ? `${fileName}:${startLine}:${startColumn}` : `${fileName}:${startLine}`
       previousLine = startLine
+      const badBytes = invalidIn(invalid, start, i, (at) => {
+        const before = text.slice(0, at)
+        return `line ${before.split("\n").length} column ${at - before.lastIndexOf("\n")}`
+      })
+      if (badBytes !== undefined) {
+        reports.push({ location, field: "", kind: "invalid_utf8", reason: badBytes })
+        if (text.charCodeAt(i) === COMMA) i++
+        continue
+      }
       try {
         rows.push({ location, value: JSON.parse(slice) })
       } catch (error) {

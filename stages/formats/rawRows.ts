@@ -13,6 +13,8 @@ export interface RawRow {
 export interface RawRows {
   readonly rows: ReadonlyArray<RawRow>
   readonly reports: ReadonlyArray<RowReport>
+  /** Empty or whitespace-only lines between rows (JSON Lines), skipped and counted. */
+  readonly blankLines?: number
 }
 
 /**

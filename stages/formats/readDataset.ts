@@ -15,11 +15,12 @@ import { readJsonl } from "./jsonl.ts"
 import { messagesFormat } from "./messages.ts"
 import { readParquet } from "./parquet.ts"
 import { promptCompletionFormat } from "./promptCompletion.ts"
-import type { RawRow, RawRows } from "./rawRows.ts"
+import type { RawRows } from "./rawRows.ts"
 import { makeReplacer } from "./replace.ts"
 import type { RowReport } from "./report.ts"
-import { typeName } from "./report.ts"
+import { formatReport, typeName } from "./report.ts"
 import { sharegptFormat } from "./sharegpt.ts"
+import { decodeUtf8 } from "./utf8.ts"
 
 /** Detection tries formats in this order; `messages` and `conversations` are the most specific keys. */
 const formats: ReadonlyArray<RowFormat> = [messagesFormat, sharegptFormat, alpacaFormat, promptCompletionFormat]
@@ -44,6 +45,8 @@ export interface DatasetRead {
   /** Rows in the file, including those that could not be parsed. */
   readonly rowsRead: number
   readonly rowsInvalid: number
+  /** Blank lines skipped (JSON Lines). */
+  readonly blankLines: number
   /** Rows in which each key no format reads was seen. */
   readonly unknownKeys: ReadonlyMap<string, number>
   readonly replacements: number
@@ -61,15 +64,13 @@ const sniff = (bytes: Uint8Array): FileType => {
   return "json"
 }
 
-const readText = (bytes: Uint8Array, fileName: string): Effect.Effect<RawRows, DatasetError> =>
-  Effect.try({
-    try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
-    catch: (cause) => new DatasetError({ file: fileName, message: `${fileName}: not valid UTF-8 text`, cause })
-  }).pipe(
-    Effect.flatMap((text) =>
-      text.trimStart().startsWith("[") ? readJsonArray(text, fileName) : Effect.succeed(readJsonl(text, fileName))
-    )
-  )
+const readText = (bytes: Uint8Array, fileName: string): Effect.Effect<RawRows, DatasetError> => {
+  if (startsWith(bytes, [0x1f, 0x8b])) {
+    return Effect.fail(new DatasetError({ file: fileName, message: `${fileName}: gzip-compressed; decompress it first` }))
+  }
+  const decoded = decodeUtf8(bytes)
+  return decoded.text.trimStart().startsWith("[") ? readJsonArray(decoded, fileName) : Effect.succeed(readJsonl(decoded, fileName))
+}
 
 /** Reads the rows of a dataset file of any supported type. */
 const readRawRows = (bytes: Uint8Array, fileName: string): Effect.Effect<RawRows, DatasetError> => {
@@ -83,21 +84,19 @@ const readRawRows = (bytes: Uint8Array, fileName: string): Effect.Effect<RawRows
   }
 }
 
-const detect = (
-  rows: ReadonlyArray<RawRow>,
-  options: FormatOptions,
-  fileName: string
-): Effect.Effect<RowFormat, DatasetError> => {
-  for (const row of rows) {
+const detect = (raw: RawRows, options: FormatOptions, fileName: string): Effect.Effect<RowFormat, DatasetError> => {
+  for (const row of raw.rows) {
     if (!isRecord(row.value)) continue
     const found = formats.find((format) => format.matches(row.value as Record<string, unknown>, options))
     if (found !== undefined) return Effect.succeed(found)
   }
+  const first = raw.reports[0]
+  const unread = first === undefined ? "" : ` (${raw.reports.length} rows could not be read, the first: ${formatReport(first)})`
   return Effect.fail(
     new DatasetError({
       file: fileName,
       message: `${fileName}: cannot detect the format: no row has "messages", "conversations", "instruction"+"output" ` +
-        `or "${options.promptField}"+"${options.completionField}"; set format (and promptField/completionField)`
+        `or "${options.promptField}"+"${options.completionField}"${unread}; set format (and promptField/completionField)`
     })
   )
 }
@@ -111,7 +110,7 @@ export const readDataset = (
   Effect.gen(function*() {
     const raw = yield* readRawRows(bytes, fileName)
     const format = options.format === "auto"
-      ? yield* detect(raw.rows, options, fileName)
+      ? yield* detect(raw, options, fileName)
       : formats.find((f) => f.name === options.format)!
     const replacer = makeReplacer(options.replace)
     const rows: Array<LoadedRow> = []
@@ -144,6 +143,7 @@ export const readDataset = (
       reports,
       rowsRead: raw.rows.length + raw.reports.length,
       rowsInvalid,
+      blankLines: raw.blankLines ?? 0,
       unknownKeys,
       replacements
     }

@@ -4,6 +4,7 @@
 
 /** Why a row was rejected; the stage metrics count rows per kind (`invalid.<kind>`). */
 export type IssueKind =
+  | "invalid_utf8"
   | "invalid_json"
   | "not_an_object"
   | "missing_field"
@@ -12,6 +13,8 @@ export type IssueKind =
   | "non_string_content"
   | "empty_conversation"
   | "no_assistant_turn"
+  | "empty_assistant_reply"
+  | "not_ending_with_assistant"
   | "bad_tool_call"
   | "bad_tools"
 

@@ -110,6 +110,28 @@ describe("pipeline CLI", () => {
     expectUserError(twice, new RegExp(`^error: twice\\.ts:${line}:\\d+: two stage instances are named "stats"`))
   })
 
+  it("refuses a mis-wired pipeline at the p.add line, naming stage, input, expected and got; check adds TypeScript's error", async () => {
+    project.write("miswired.ts", project.read("pipeline.ts").replace(
+      "p.add(merge, { inputs: { shards: parts.shards } })",
+      "p.add(merge, { inputs: { shards: parts.shards } })\n  p.add(stats, { name: \"wrong\", inputs: { rows: parts.shards } })"
+    ))
+    const line = project.read("miswired.ts").split("\n").findIndex((l) => l.includes("name: \"wrong\"")) + 1
+    const wiring = `miswired\\.ts:${line}:\\d+: stage "wrong" \\(stats\\), input "rows": expects a table, got output "shards" of "shards", a directory \\(files\\)`
+    const [run, checked, clean] = await Promise.all([project.cli("run", "miswired.ts"), project.cli("check", "miswired.ts"), project.cli("check", "pipeline.ts")])
+    expectUserError(run, new RegExp(`^error: ${wiring}$`))
+    expect(checked.code).toBe(1)
+    const lines = checked.stderr.trim().split("\n")
+    expect(lines[0]).toMatch(new RegExp(`^miswired\\.ts:${line}:\\d+: error TS2322: Type 'Handle<FilesSpec>' is not assignable`))
+    expect(lines.at(-1)).toMatch(new RegExp(`^error: ${wiring}$`))
+    expect(clean.stdout).toBe("pipeline.ts: ok (6 stages, 6 wires; types, wiring and configs check)\n")
+  })
+
+  it("says what is wrong with a --store that cannot be one", async () => {
+    project.write("a-file", "x")
+    expectUserError(await project.cli("ls", "--store", "a-file"), /^error: --store a-file: \/.*\/a-file is a file, not a directory$/)
+    expectUserError(await project.cli("ls", "--store", "a-file/sub"), /^error: --store a-file\/sub: .*\/a-file\/sub cannot be created: .*\/a-file is a file$/)
+  })
+
   it("reports a missing input file as its path", async () => {
     project.write("nofile.ts", project.read("pipeline.ts").replace("data/input.txt", "data/absent.txt"))
     const result = await project.cli("run", "nofile.ts")

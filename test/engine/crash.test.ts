@@ -53,7 +53,7 @@ describe("crash safety and corruption", () => {
     writeFileSync(object, "corrupted bytes that hash to something else")
     const verified = await project.cli("verify")
     expect(verified.code).toBe(1)
-    expect(verified.stdout).toContain(`corrupt ${digest}`)
+    expect(verified.stdout).toContain(`corrupt object ${digest}: content hashes to`)
 
     const before = project.computed().length
     const rerun = await project.cli("run", "pipeline.ts", "--set", "slow.ms=300")

@@ -147,6 +147,20 @@ const listing = defineStage({
     })
 })
 
+/** Reads a file its tree does not have, and a blob, as a stage reading a model directory would. */
+const opensMissing = defineStage({
+  name: "opensMissing",
+  module: import.meta.url,
+  config: Schema.Struct({}),
+  inputs: { tree: Files(), file: Blob() },
+  outputs: { listing: Blob() },
+  run: (ctx) =>
+    Effect.try({
+      try: () => readFileSync(join(ctx.inputs.tree.dir, "tokenizer_config.json")),
+      catch: (cause) => new StageFailure({ stage: "opensMissing", message: `${(cause as Error).message}; ${ctx.inputs.file.path} was fine`, cause })
+    }).pipe(Effect.map((bytes) => ({ outputs: { listing: bytes } })))
+})
+
 let attempts = 0
 
 const resumable = defineStage({
@@ -166,6 +180,28 @@ const resumable = defineStage({
       }
       const resumed = latest._tag === "Some" ? `${latest.value.step}:${readFileSync(join(latest.value.dir, "state.txt"), "utf8")}` : "fresh"
       return { outputs: { state: new TextEncoder().encode(resumed) } }
+    })
+})
+
+let forcedAttempts = 0
+
+/** Saves a checkpoint and fails on its first attempt; then says what it resumed from. */
+const restartable = defineStage({
+  name: "restartable",
+  module: import.meta.url,
+  config: Schema.Struct({}),
+  inputs: {},
+  outputs: { state: Blob() },
+  run: (ctx) =>
+    Effect.gen(function*() {
+      forcedAttempts += 1
+      if (forcedAttempts === 1) {
+        writeFileSync(join(ctx.tmpDir, "state.txt"), "half")
+        yield* ctx.checkpoints.save(3, ctx.tmpDir)
+        return yield* new StageFailure({ stage: "restartable", message: "stopped at step 3" })
+      }
+      const latest = yield* ctx.checkpoints.latest()
+      return { outputs: { state: new TextEncoder().encode(latest._tag === "Some" ? `resumed ${latest.value.step}` : "fresh") } }
     })
 })
 
@@ -341,6 +377,43 @@ describe("runner", () => {
     }
   })
 
+  it("names the user's own files in a stage's error, not the store's paths", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runner-paths-"))
+    try {
+      mkdirSync(join(dir, "models", "tiny"), { recursive: true })
+      writeFileSync(join(dir, "models", "tiny", "config.json"), "{}")
+      writeFileSync(join(dir, "notes.txt"), "n")
+      const pipeline = definePipeline({ name: "paths" }, (p) => {
+        p.add(opensMissing, { inputs: { tree: p.dir("models/tiny"), file: p.file("notes.txt") } })
+      })
+      const record = await test(Effect.gen(function*() {
+        const store = yield* Store
+        const result = yield* runPipeline({
+          file: join(dir, "pipeline.ts"), graph: buildGraph(pipeline, dir), overrides: [], sanity: false, force: [], reporter
+        })
+        return { error: result.stages[0]!.error!, root: store.root }
+      }))
+      expect(record.error).toBe("ENOENT: no such file or directory, open 'models/tiny/tokenizer_config.json'; notes.txt was fine")
+      expect(record.error).not.toContain(record.root)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("starts a forced stage from scratch, ignoring its checkpoints", async () => {
+    const pipeline = definePipeline({ name: "forced" }, (p) => {
+      p.add(restartable, { inputs: {} })
+    })
+    const text = await test(Effect.gen(function*() {
+      const store = yield* Store
+      yield* run(pipeline)
+      const forced = yield* runPipeline({ file: "inline.ts", graph: buildGraph(pipeline, "/"), overrides: [], sanity: false, force: ["restartable"], reporter })
+      const out = forced.stages[0]!.outputs!.state!
+      return new TextDecoder().decode(yield* store.readBytes({ digest: out.digest as never, size: out.size }))
+    }))
+    expect(text).toBe("fresh")
+  })
+
   it("lets a failed stage resume from its last checkpoint, and drops checkpoints once it commits", async () => {
     const pipeline = definePipeline({ name: "resume" }, (p) => {
       p.add(resumable, { inputs: {} })
@@ -352,7 +425,7 @@ describe("runner", () => {
       const out = done.stages[0]!.outputs!.state!
       const bytes = yield* store.readBytes({ digest: out.digest as never, size: out.size })
       const left = yield* store.latestCheckpoint(done.stages[0]!.key!)
-      return { failed: failed.stages[0]!.error, text: new TextDecoder().decode(bytes), left: left._tag }
+      return { failed: failed.stages[0]!.error, text: new TextDecoder().decode(bytes), left: left.checkpoint._tag }
     }))
     expect(outcome).toEqual({ failed: "killed after step 5", text: "5:step 5", left: "None" })
   })

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
-const repo = resolve(fileURLToPath(import.meta.url), "../../..")
+/** This checkout. */
+export const repo = resolve(fileURLToPath(import.meta.url), "../../..")
 const bin = join(repo, "bin", "pipeline.js")
 
 export interface CliResult {
@@ -32,6 +33,24 @@ export interface Project {
   readonly cleanup: () => void
 }
 
+/**
+ * Starts this checkout's CLI in `cwd` (PIPELINE_STORE unset, so the store is `.pipeline/` there
+ * unless `--store` says otherwise); `done` resolves when it exits, with `signal` if it was killed.
+ */
+export const spawnPipeline = (args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv = {}) => {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", ...env }
+  delete childEnv.PIPELINE_STORE
+  const child = spawn(process.execPath, [bin, ...args], { cwd, env: childEnv, stdio: ["ignore", "pipe", "pipe"] })
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.on("data", (chunk) => (stdout += chunk))
+  child.stderr!.on("data", (chunk) => (stderr += chunk))
+  const done = new Promise<CliResult & { readonly signal: NodeJS.Signals | null }>((resolveDone) =>
+    child.on("close", (code, signal) => resolveDone({ code, signal, stdout, stderr }))
+  )
+  return { child, done }
+}
+
 /** A fresh copy of test/engine/fixtures/project wired to this checkout's engine and node_modules. */
 export const makeProject = (): Project => {
   const dir = mkdtempSync(join(tmpdir(), "pipeline-e2e-"))
@@ -40,19 +59,7 @@ export const makeProject = (): Project => {
   writeFileSync(join(dir, "engine.ts"), `export * from ${JSON.stringify(join(repo, "src", "index.ts"))}\n`)
   const counter = join(dir, "computed.log")
   const store = join(dir, ".pipeline")
-  const spawnCli = (args: ReadonlyArray<string>) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PIPELINE_TEST_COUNTER: counter, NO_COLOR: "1" }
-    delete env.PIPELINE_STORE
-    const child = spawn(process.execPath, [bin, ...args], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout!.on("data", (chunk) => (stdout += chunk))
-    child.stderr!.on("data", (chunk) => (stderr += chunk))
-    const done = new Promise<CliResult>((resolveDone) =>
-      child.on("close", (code) => resolveDone({ code, stdout, stderr }))
-    )
-    return { child, done }
-  }
+  const spawnCli = (args: ReadonlyArray<string>) => spawnPipeline(args, dir, { PIPELINE_TEST_COUNTER: counter })
   return {
     dir,
     store,
@@ -70,23 +77,55 @@ export const makeProject = (): Project => {
 export interface StoredRun {
   readonly id: string
   readonly status: string
+  readonly repairs?: ReadonlyArray<string>
+  readonly external: ReadonlyArray<{ readonly artifact: StoredRef }>
   readonly stages: ReadonlyArray<{
     readonly id: string
     readonly status: string
     readonly key?: string
-    readonly outputs?: Record<string, { digest: string }>
+    readonly inputs?: Record<string, StoredRef | null>
+    readonly outputs?: Record<string, StoredRef>
   }>
 }
 
-/** Run records, oldest first. */
-export const runs = (project: Project): Array<StoredRun> => {
-  const dir = join(project.store, "runs")
+/** An artifact as a run record names it. */
+export interface StoredRef {
+  readonly digest: string
+  readonly size: number
+  readonly files?: ReadonlyArray<{ readonly path: string; readonly digest: string; readonly size: number }>
+}
+
+/** Run records in the store at `store`, oldest first. */
+export const runsIn = (store: string): Array<StoredRun> => {
+  const dir = join(store, "runs")
   return readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
     .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as StoredRun)
 }
 
+/** Run records of a project's store, oldest first. */
+export const runs = (project: Project): Array<StoredRun> => runsIn(project.store)
+
 /** The newest run record. */
 export const lastRun = (project: Project): StoredRun => runs(project).at(-1)!
+
+/** The object file of a digest in the store at `store`. */
+export const objectFile = (store: string, digest: string): string => join(store, "objects", "sha256", digest.slice(0, 2), digest)
+
+/** Every object a run record names (external inputs, stage inputs and outputs, tree files). */
+export const objectsOfRun = (run: StoredRun): Set<string> => {
+  const out = new Set<string>()
+  const add = (ref: StoredRef | null | undefined) => {
+    if (ref === null || ref === undefined) return
+    out.add(ref.digest)
+    for (const file of ref.files ?? []) out.add(file.digest)
+  }
+  for (const external of run.external) add(external.artifact)
+  for (const stage of run.stages) {
+    for (const ref of Object.values(stage.inputs ?? {})) add(ref)
+    for (const ref of Object.values(stage.outputs ?? {})) add(ref)
+  }
+  return out
+}
 
 /** Instance names by status in a run, e.g. `{ ran: ["upper"], hit: [...] }`. */
 export const byStatus = (run: StoredRun): Record<string, Array<string>> => {

@@ -10,7 +10,7 @@ const chat = JSON.stringify({ messages: [{ role: "user", content: "q" }, { role:
 describe("JSON array locations", () => {
   it("name the line, and the column when the element before started on the same line", () => {
     const text = `[${chat}, {"n": 2},\n  {"n": 3}, oops,\n{"n": 5}]`
-    const { rows, reports } = Effect.runSync(readJsonArray(text, "a.json"))
+    const { rows, reports } = Effect.runSync(readJsonArray({ text, invalid: [] }, "a.json"))
     const column = (needle: string, line: string) => line.indexOf(needle) + 1
     const [first, second] = text.split("\n") as [string, string]
     expect(rows.map((r) => r.location)).toEqual([
@@ -23,7 +23,7 @@ describe("JSON array locations", () => {
   })
 
   it("keep one line per element in a file with an element per line", () => {
-    const { rows } = Effect.runSync(readJsonArray(`[\n  ${chat},\n  ${chat}\n]`, "b.json"))
+    const { rows } = Effect.runSync(readJsonArray({ text: `[\n  ${chat},\n  ${chat}\n]`, invalid: [] }, "b.json"))
     expect(rows.map((r) => r.location)).toEqual(["b.json:2", "b.json:3"])
   })
 

@@ -210,9 +210,62 @@ describe("load: invalid rows", () => {
     ])
   })
 
-  it("fails on a file that is not UTF-8", async () => {
+  const bytesOf = (...parts: ReadonlyArray<string | ReadonlyArray<number>>) =>
+    Uint8Array.from(parts.flatMap((part) => (typeof part === "string" ? [...new TextEncoder().encode(part)] : [...part])))
+  const row = (user: string, assistant: string) => JSON.stringify({ prompt: user, completion: assistant })
+
+  it("reports invalid UTF-8 at file:line and column, and skip drops only that line", async () => {
+    const bytes = bytesOf(`${row("a", "b")}\n{"prompt": "c`, [0xff], `", "completion": "d"}\n${row("e", "f")}\n{"x`, [0xc3, 0x28], `"}\n`)
+    const train = { bytes, name: "bad.jsonl" }
+    const message = await failureOf({ train })
+    expect(message).toContain("2 of 4 rows are invalid")
+    expect(message).toContain("bad.jsonl:2: not valid UTF-8: byte 0xff at column 14")
+    expect(message).toContain("bad.jsonl:4: not valid UTF-8: byte 0xc3 at column 4")
+    const loaded = await run({ train }, { onInvalid: "skip" })
+    expect(loaded.train.map((r) => r.source)).toEqual(["bad.jsonl:1", "bad.jsonl:3"])
+    expect(loaded.metrics).toMatchObject({ rowsRead: 4, rowsSkipped: 2, "invalid.invalid_utf8": 2 })
+  })
+
+  it("reports invalid UTF-8 in a JSON array element at the element's line and keeps the others", async () => {
+    const bytes = bytesOf(`[\n  ${row("a", "b")},\n  {"prompt": "`, [0xe2, 0x82], `", "completion": "d"},\n  ${row("e", "f")}\n]\n`)
+    const loaded = await run({ train: { bytes, name: "bad.json" } }, { onInvalid: "skip" })
+    expect(loaded.train.map((r) => r.source)).toEqual(["bad.json:2", "bad.json:4"])
+    expect(loaded.log[0]).toBe("bad.json:3: not valid UTF-8: byte 0xe2 at line 3 column 15 (and 1 more)")
+  })
+
+  it("keeps a U+FFFD that the data really holds, and says which rows could not be read when none can", async () => {
+    const loaded = await run({ train: text("ok.jsonl", `${row("\ufffd", "b")}\n`) })
+    expect(loaded.train[0]!.conversation.messages[0]!.content).toBe("\ufffd")
     const message = await failureOf({ train: { bytes: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), name: "bad.jsonl" } })
-    expect(message).toContain("bad.jsonl: not valid UTF-8 text")
+    expect(message).toContain("bad.jsonl: cannot detect the format")
+    expect(message).toContain("the first: bad.jsonl:1: not valid UTF-8: byte 0xff at column 2 (and 1 more)")
+  })
+
+  it("counts blank lines", async () => {
+    const loaded = await run({ train: text("gaps.jsonl", `\n${row("a", "b")}\n\n  \r\n${row("c", "d")}\n`) })
+    expect(loaded.metrics).toMatchObject({ rowsRead: 2, blankLines: 3 })
+  })
+
+  it("reports an empty assistant reply and a conversation that does not end with the assistant, counted under skip", async () => {
+    const rows = [
+      row("fine", "yes"),
+      row("silent", "  "),
+      JSON.stringify({ messages: [{ role: "user", content: "q" }, { role: "assistant", content: "a" }, { role: "user", content: "and?" }] }),
+      JSON.stringify({ messages: [{ role: "user", content: "q" }, { role: "assistant", content: "" }, { role: "user", content: "?" }, { role: "assistant", content: "a" }] })
+    ]
+    const train = text("turns.jsonl", rows.join("\n"))
+    const message = await failureOf({ train }, { format: "auto" })
+    expect(message).toContain("turns.jsonl:2: completion: message 2 of 2 is an empty assistant reply (nothing to train on)")
+    const messages = await failureOf({ train: text("m.jsonl", rows.slice(2).join("\n")) })
+    expect(messages).toContain("m.jsonl:1: messages: the conversation ends with a user turn, not the assistant's")
+    expect(messages).toContain("m.jsonl:2: messages: message 2 of 4 is an empty assistant reply")
+    const loaded = await run({ train: text("m.jsonl", [JSON.stringify({ messages: [{ role: "user", content: "q" }, { role: "assistant", content: "a" }] }), ...rows.slice(2)].join("\n")) }, { onInvalid: "skip" })
+    expect(loaded.metrics).toMatchObject({ rowsRead: 3, rowsSkipped: 2, "invalid.not_ending_with_assistant": 1, "invalid.empty_assistant_reply": 1 })
+  })
+
+  it("names a gzip-compressed file as such", async () => {
+    const message = await failureOf({ train: { bytes: new Uint8Array([0x1f, 0x8b, 8, 0]), name: "train.jsonl.gz" } })
+    expect(message).toContain("train.jsonl.gz: gzip-compressed; decompress it first")
   })
 })
 

@@ -3,13 +3,14 @@
  * against coreutils' sha256sum and the FIPS 180-2 test vector, not against our own hashing.
  */
 import { randomBytes } from "node:crypto"
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import type * as NodeServices from "@effect/platform-node/NodeServices"
 import type { Scope } from "effect"
 import { Effect, Exit, Fiber, Option } from "effect"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
 import * as Digests from "../../src/store/Digest.ts"
+import type { Digest } from "../../src/store/Digest.ts"
 import { Store, StoreError } from "../../src/store/Store.ts"
 import { implementations, runWith, sha256sum, tempDir } from "./support.ts"
 
@@ -128,8 +129,8 @@ for (const [name, makeLayer] of implementations) {
       expect(result.has).toBe(true)
       expect(result.wrongSize).toBe(false)
       expect(result.hasAbsent).toBe(false)
-      expect(result.missing._tag).toBe("StoreError")
-      expect(result.missingVerify._tag).toBe("StoreError")
+      expect(result.missing._tag).toBe("MissingObject")
+      expect(result.missingVerify._tag).toBe("MissingObject")
       expect(result.corrupt._tag).toBe("CorruptObject")
     })
 
@@ -267,7 +268,7 @@ for (const [name, makeLayer] of implementations) {
       expect(result.after).toBe("acquired")
     })
 
-    it("checkpoints: save copies the directory, latest has the last step, clear removes them", async () => {
+    it("checkpoints: save copies the directory, latest has the last step, a key keeps two, clear removes them", async () => {
       const source = join(temp.dir, "state")
       mkdirSync(join(source, "nested"), { recursive: true })
       writeFileSync(join(source, "weights.bin"), "w1")
@@ -275,47 +276,62 @@ for (const [name, makeLayer] of implementations) {
       const result = await run(
         Effect.gen(function* () {
           const store = yield* Store
-          const none = yield* store.latestCheckpoint("key1")
+          const latest = (key: string) => store.latestCheckpoint(key).pipe(Effect.map((found) => found.checkpoint))
+          const none = yield* latest("key1")
           yield* store.saveCheckpoint("key1", 5, source)
           writeFileSync(join(source, "weights.bin"), "w2")
-          const five = yield* store.latestCheckpoint("key1")
+          const five = yield* latest("key1")
           const fiveWeights = Option.map(five, (c) => readFileSync(join(c.dir, "weights.bin"), "utf8"))
           const fiveOptimizer = Option.map(five, (c) => readFileSync(join(c.dir, "nested", "optimizer.bin"), "utf8"))
+          const fiveFiles = Option.map(five, (c) => readdirSync(c.dir, { recursive: true }).map(String).sort())
           yield* store.saveCheckpoint("key1", 10, source)
-          const ten = yield* store.latestCheckpoint("key1")
+          const ten = yield* latest("key1")
           const tenWeights = Option.map(ten, (c) => readFileSync(join(c.dir, "weights.bin"), "utf8"))
+          yield* store.saveCheckpoint("key1", 15, source)
+          const fifteen = yield* latest("key1")
           const badStep = yield* Effect.flip(store.saveCheckpoint("key1", -1, source))
           const fractional = yield* Effect.flip(store.saveCheckpoint("key1", 1.5, source))
           const notDir = yield* Effect.flip(store.saveCheckpoint("key1", 11, join(source, "weights.bin")))
           yield* store.clearCheckpoints("key1")
           const fiveGone = Option.map(five, (c) => !existsSync(c.dir))
-          return { none, five, fiveWeights, fiveOptimizer, fiveGone, ten, tenWeights, badStep, fractional, notDir, cleared: yield* store.latestCheckpoint("key1") }
+          return { none, five, fiveWeights, fiveOptimizer, fiveFiles, fiveGone, ten, tenWeights, fifteen, badStep, fractional, notDir, cleared: yield* latest("key1") }
         })
       )
       expect(Option.isNone(result.none)).toBe(true)
       expect(Option.map(result.five, (c) => c.step)).toEqual(Option.some(5))
       expect(result.fiveWeights).toEqual(Option.some("w1"))
       expect(result.fiveOptimizer).toEqual(Option.some("o1"))
+      expect(result.fiveFiles).toEqual(Option.some(["nested", join("nested", "optimizer.bin"), "weights.bin"]))
       expect(Option.map(result.ten, (c) => c.step)).toEqual(Option.some(10))
       expect(result.tenWeights).toEqual(Option.some("w2"))
+      expect(Option.map(result.fifteen, (c) => c.step)).toEqual(Option.some(15))
       expect(result.fiveGone).toEqual(Option.some(true))
       for (const error of [result.badStep, result.fractional, result.notDir]) expect(error).toBeInstanceOf(StoreError)
       expect(Option.isNone(result.cleared)).toBe(true)
     })
 
-    it("verifyAll re-hashes every object of a clean store", async () => {
+    it("verifyAll re-hashes every object of a clean store and checks its records and checkpoints", async () => {
+      const source = join(temp.dir, "state")
+      mkdirSync(source)
+      writeFileSync(join(source, "s.bin"), "12345")
       const result = await run(
         Effect.gen(function* () {
           const store = yield* Store
           yield* store.putBytes(new Uint8Array([1, 2, 3]))
           yield* store.putBytes(new Uint8Array(1000))
+          yield* store.putDocument("stages", "k", { a: 1 })
+          yield* store.putDocument("runs", "r", {})
+          yield* store.saveCheckpoint("k", 1, source)
           return yield* store.verifyAll
         })
       )
-      expect(result).toEqual({ checked: 2, bytes: 1003, corrupt: [] })
+      expect(result).toEqual({ objects: 2, bytes: 1003, documents: 2, checkpoints: 1, damaged: [] })
     })
 
-    it("sweep deletes unreferenced objects and checkpoints of dead keys; dryRun only counts", async () => {
+    const keep = (objects: ReadonlyArray<Digest>, keys: ReadonlyArray<string>) => () =>
+      Effect.succeed({ objects: new Set(objects), keys: new Set(keys) })
+
+    it("collect deletes unreferenced objects and checkpoints of dead keys; dryRun only counts", async () => {
       const source = join(temp.dir, "state")
       mkdirSync(source)
       writeFileSync(join(source, "s.bin"), "12345")
@@ -326,29 +342,61 @@ for (const [name, makeLayer] of implementations) {
           const dropped = yield* store.putBytes(new Uint8Array(100))
           yield* store.saveCheckpoint("live", 1, source)
           yield* store.saveCheckpoint("dead", 1, source)
-          const dry = yield* store.sweep(new Set([kept.digest]), new Set(["live"]), { dryRun: true })
+          const dry = yield* store.collect(keep([kept.digest], ["live"]), { dryRun: true })
           const afterDry = yield* store.hasObject(dropped)
-          const real = yield* store.sweep(new Set([kept.digest]), new Set(["live"]), { dryRun: false })
+          const real = yield* store.collect(keep([kept.digest], ["live"]), { dryRun: false })
           return {
             dry,
             afterDry,
             real,
             kept: yield* store.hasObject(kept),
             dropped: yield* store.hasObject(dropped),
-            live: yield* store.latestCheckpoint("live"),
-            dead: yield* store.latestCheckpoint("dead"),
-            again: yield* store.sweep(new Set([kept.digest]), new Set(["live"]), { dryRun: false })
+            live: (yield* store.latestCheckpoint("live")).checkpoint,
+            dead: (yield* store.latestCheckpoint("dead")).checkpoint,
+            again: yield* store.collect(keep([kept.digest], ["live"]), { dryRun: false })
           }
         })
       )
-      expect(result.dry).toEqual({ objects: 1, bytes: 105 })
+      // The dead checkpoint's bytes count too (on disk with its manifest).
+      expect(result.dry.objects).toBe(1)
+      expect(result.dry.bytes).toBeGreaterThanOrEqual(105)
       expect(result.afterDry).toBe(true)
-      expect(result.real).toEqual({ objects: 1, bytes: 105 })
+      expect(result.real).toEqual(result.dry)
       expect(result.kept).toBe(true)
       expect(result.dropped).toBe(false)
       expect(Option.isSome(result.live)).toBe(true)
       expect(Option.isNone(result.dead)).toBe(true)
       expect(result.again).toEqual({ objects: 0, bytes: 0 })
+    })
+
+    it("collect keeps what a pinning scope wrote or checked, and gives the plan the pinned keys", async () => {
+      const result = await run(
+        Effect.gen(function* () {
+          const store = yield* Store
+          const before = yield* store.putBytes(new Uint8Array(7))
+          const seen: Array<ReadonlyArray<string>> = []
+          const held = yield* Effect.scoped(
+            Effect.gen(function* () {
+              yield* store.pinning
+              const written = yield* store.putBytes(new Uint8Array(8))
+              yield* store.hasObject(before)
+              yield* store.getDocument("stages", "pinned-key")
+              yield* store.collect((pinned) => {
+                seen.push([...pinned.keys])
+                return keep([], [])()
+              }, { dryRun: false })
+              return { written: yield* store.hasObject(written), before: yield* store.hasObject(before) }
+            })
+          )
+          const unpinned = yield* store.putBytes(new Uint8Array(9))
+          yield* store.collect(keep([], []), { dryRun: false })
+          return { held, seen, afterScope: yield* store.hasObject(unpinned), stillBefore: yield* store.hasObject(before) }
+        })
+      )
+      expect(result.held).toEqual({ written: true, before: true })
+      expect(result.seen).toEqual([["pinned-key"]])
+      expect(result.afterScope).toBe(false)
+      expect(result.stillBefore).toBe(false)
     })
   })
 }

@@ -8,9 +8,10 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Effect, Fiber, Layer, Option } from "effect"
+import { Effect, Exit, Fiber, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
+import type { Digest } from "../../src/store/Digest.ts"
 import { layerDisk } from "../../src/store/DiskStore.ts"
 import * as Owners from "../../src/store/Owner.ts"
 import { Store } from "../../src/store/Store.ts"
@@ -60,6 +61,9 @@ const watch = (child: ChildProcess): Watched => {
   return { child, closed, waitFor }
 }
 
+/** A gc plan that keeps nothing but what is pinned. */
+const nothingKept = () => Effect.succeed({ objects: new Set<Digest>(), keys: new Set<string>() })
+
 /** A pid that certainly belonged to a process which has exited. */
 const deadPid = (): number => spawnSync(process.execPath, ["-e", ""]).pid!
 
@@ -95,7 +99,9 @@ describe("disk store", () => {
     expect(ref.digest).toBe(sha256sum(source))
     expect(readFileSync(objectFile, "utf8")).toBe("hello store")
     expect(statSync(objectFile).mode & 0o222).toBe(0)
-    expect(JSON.parse(readFileSync(join(root(), "stages", "k1.json"), "utf8"))).toEqual({ outputs: ["x"] })
+    const record = JSON.parse(readFileSync(join(root(), "stages", "k1.json"), "utf8")) as Record<string, unknown>
+    expect(record.outputs).toEqual(["x"])
+    expect(record.sha256).toMatch(/^[0-9a-f]{64}$/)
     expect(listTree(join(root(), "tmp"))).toEqual([])
   })
 
@@ -145,17 +151,200 @@ describe("disk store", () => {
       })
     )
     expect(result.read._tag).toBe("CorruptObject")
-    expect(result.verify._tag).toBe("CorruptObject")
+    // The read quarantined it: it is gone, not used.
+    expect(result.verify._tag).toBe("MissingObject")
     expect(result.verifyTruncated._tag).toBe("CorruptObject")
     expect(result.verifyTruncated.message).toContain("size 4000, expected 5000")
-    expect([...result.all.corrupt].sort()).toEqual([result.flipped.digest, result.truncated.digest].sort())
-    expect(result.all.checked).toBe(3)
+    // The read and the verify already quarantined both; verifyAll finds the store clean.
+    expect(result.all).toEqual({ objects: 1, bytes: 10, documents: 0, checkpoints: 0, damaged: [] })
     expect(result.hasFlipped).toBe(false)
     expect(result.hasHealthy).toBe(true)
-    expect(result.again).toEqual({ checked: 1, bytes: 10, corrupt: [] })
+    expect(result.again).toEqual(result.all)
     expect(result.restored.length).toBe(1 << 20)
-    const quarantined = readdirSync(join(root(), "quarantine"))
+    const quarantined = readdirSync(join(root(), "quarantine")).filter((name) => !name.endsWith(".why"))
     expect(quarantined.map((name) => name.split(".")[0]).sort()).toEqual([result.flipped.digest, result.truncated.digest].sort())
+    const why = readdirSync(join(root(), "quarantine")).filter((name) => name.endsWith(".why"))
+    expect(why.map((name) => readFileSync(join(root(), "quarantine", name), "utf8")).join("")).toContain("content hashes to")
+  })
+
+  it("verifyAll finds and quarantines an object corrupted behind the store's back", async () => {
+    const result = await run(
+      Effect.gen(function* () {
+        const store = yield* Store
+        const ref = yield* store.putBytes(new Uint8Array(4096).fill(3))
+        const file = store.objectPath(ref.digest)
+        chmodSync(file, 0o644)
+        const bytes = readFileSync(file)
+        bytes[100] ^= 0x10
+        writeFileSync(file, bytes)
+        return { ref, all: yield* store.verifyAll, has: yield* store.hasObject(ref) }
+      })
+    )
+    expect(result.all.damaged.map((d) => [d.kind, d.id])).toEqual([["object", result.ref.digest]])
+    expect(result.has).toBe(false)
+  })
+
+  it("checkObject trusts an unchanged stat, re-hashes a changed one, and quarantines what fails", async () => {
+    const result = await run(
+      Effect.gen(function* () {
+        const store = yield* Store
+        const ref = yield* store.putBytes(new Uint8Array(2048).fill(5))
+        const file = store.objectPath(ref.digest)
+        // Old enough that its hash is not racy: checkObject re-hashes once, then trusts the stat.
+        const past = (Date.now() - 60_000) / 1000
+        utimesSync(file, past, past)
+        yield* store.checkObject(ref)
+        chmodSync(file, 0o644)
+        const bytes = readFileSync(file)
+        bytes[7] ^= 1
+        writeFileSync(file, bytes)
+        // A corruption that restores size, mtime and inode is what only a full hash sees.
+        utimesSync(file, past, past)
+        const trusted = yield* Effect.exit(store.checkObject(ref))
+        const full = yield* Effect.flip(store.verifyObject(ref))
+        const gone = yield* Effect.flip(store.checkObject(ref))
+        return { trusted, full, gone }
+      })
+    )
+    expect(Exit.isSuccess(result.trusted)).toBe(true)
+    expect(result.full._tag).toBe("CorruptObject")
+    expect(result.gone._tag).toBe("MissingObject")
+  })
+
+  it("checkObject re-hashes an object whose bytes and mtime changed (same size)", async () => {
+    const result = await run(
+      Effect.gen(function* () {
+        const store = yield* Store
+        const ref = yield* store.putBytes(new Uint8Array(2048).fill(6))
+        const file = store.objectPath(ref.digest)
+        const past = (Date.now() - 60_000) / 1000
+        utimesSync(file, past, past)
+        yield* store.checkObject(ref)
+        chmodSync(file, 0o644)
+        const bytes = readFileSync(file)
+        bytes[7] ^= 1
+        writeFileSync(file, bytes)
+        return yield* Effect.flip(store.checkObject(ref))
+      })
+    )
+    expect(result._tag).toBe("CorruptObject")
+    expect(result.message).toContain("content hashes to")
+  })
+
+  it("seals documents: a flipped byte is found on read and by checkDocuments, and quarantined", async () => {
+    const result = await run(
+      Effect.gen(function* () {
+        const store = yield* Store
+        yield* store.putDocument("stages", "k1", { outputs: { a: "0123" }, metric: 12 })
+        yield* store.putDocument("runs", "r1", { status: "succeeded" })
+        yield* store.putDocument("runs", "r2", { status: "failed" })
+        const flip = (file: string, from: string, to: string) => writeFileSync(file, readFileSync(file, "utf8").replace(from, to))
+        flip(join(root(), "stages", "k1.json"), "12", "13")
+        flip(join(root(), "runs", "r2.json"), "failed", "fajled")
+        const read = yield* Effect.flip(store.getDocument("stages", "k1"))
+        const damaged = yield* store.checkDocuments("runs")
+        return { read, damaged, after: yield* store.getDocument("stages", "k1"), r1: yield* store.getDocument("runs", "r1") }
+      })
+    )
+    expect(result.read._tag).toBe("CorruptDocument")
+    expect(result.read.message).toContain("stages/k1.json: its text hashes to")
+    expect(result.damaged.map((d) => d.id)).toEqual(["r2"])
+    expect(Option.isNone(result.after)).toBe(true)
+    expect(result.r1).toEqual(Option.some({ status: "succeeded" }))
+    expect(readdirSync(join(root(), "quarantine")).filter((n) => !n.endsWith(".why")).map((n) => n.split(".").slice(0, 2).join(".")).sort())
+      .toEqual(["runs.r2", "stages.k1"])
+  })
+
+  it("reads a document written before seals as it is, and refuses one that is not JSON", async () => {
+    mkdirSync(join(root(), "runs"), { recursive: true })
+    writeFileSync(join(root(), "runs", "old.json"), JSON.stringify({ status: "succeeded" }, null, 2))
+    writeFileSync(join(root(), "runs", "cut.json"), '{\n  "status": "succ')
+    const result = await run(
+      Effect.gen(function* () {
+        const store = yield* Store
+        return { old: yield* store.getDocument("runs", "old"), damaged: yield* store.checkDocuments("runs") }
+      })
+    )
+    expect(result.old).toEqual(Option.some({ status: "succeeded" }))
+    expect(result.damaged.map((d) => [d.id, d.message.split(":")[0]])).toEqual([["cut", "not JSON and without a sha256 seal (truncated or damaged)"]])
+  })
+
+  it("discards a checkpoint that fails its digests and resumes from the one before", async () => {
+    const state = join(temp.dir, "state")
+    mkdirSync(state)
+    const result = await run(
+      Effect.gen(function* () {
+        const store = yield* Store
+        writeFileSync(join(state, "w.bin"), Buffer.alloc(4096, 1))
+        yield* store.saveCheckpoint("k", 10, state)
+        writeFileSync(join(state, "w.bin"), Buffer.alloc(4096, 2))
+        yield* store.saveCheckpoint("k", 20, state)
+        const newest = join(root(), "checkpoints", "k", "20", "files", "w.bin")
+        chmodSync(newest, 0o644)
+        const bytes = readFileSync(newest)
+        bytes[4000] ^= 0x40
+        writeFileSync(newest, bytes)
+        const first = yield* store.latestCheckpoint("k")
+        const older = join(root(), "checkpoints", "k", "10", "manifest.json")
+        writeFileSync(older, readFileSync(older, "utf8").replace('"step": 10', '"step": 11'))
+        const second = yield* store.latestCheckpoint("k")
+        return { first, second }
+      })
+    )
+    expect(Option.map(result.first.checkpoint, (c) => c.step)).toEqual(Option.some(10))
+    expect(result.first.discarded.map((d) => d.step)).toEqual([20])
+    expect(result.first.discarded[0]!.message).toContain("w.bin hashes to")
+    expect(Option.isNone(result.second.checkpoint)).toBe(true)
+    expect(result.second.discarded.map((d) => d.step)).toEqual([10])
+    expect(readdirSync(join(root(), "checkpoints", "k"))).toEqual([])
+  })
+
+  it("refuses a root that is a file, saying so", async () => {
+    const file = join(temp.dir, "not-a-dir")
+    writeFileSync(file, "x")
+    const error = await Effect.runPromise(
+      Effect.flip(Effect.scoped(Layer.build(layerDisk(file).pipe(Layer.provide(NodeServices.layer)))))
+    )
+    expect(error.message).toBe(`${file} is a file, not a directory`)
+  })
+
+  it("deleting a run record removes its telemetry folder and no other run's", async () => {
+    mkdirSync(join(root(), "runs", "a"), { recursive: true })
+    mkdirSync(join(root(), "runs", "b"), { recursive: true })
+    writeFileSync(join(root(), "runs", "a", "events.out.tfevents"), "x")
+    writeFileSync(join(root(), "runs", "b", "events.out.tfevents"), "y")
+    await run(
+      Effect.gen(function* () {
+        const store = yield* Store
+        yield* store.putDocument("runs", "a", {})
+        yield* store.putDocument("runs", "b", {})
+        yield* store.deleteDocument("runs", "a")
+      })
+    )
+    expect(readdirSync(join(root(), "runs")).sort()).toEqual(["b", "b.json"])
+  })
+
+  it("collect keeps what a live process pinned, and sweeps it and its roots file once that process is dead", async () => {
+    const barrier = join(temp.dir, "barrier")
+    mkdirSync(barrier)
+    writeFileSync(join(barrier, "parent"), "")
+    const output = join(temp.dir, "pinned.json")
+    const worker = watch(startWorker("pin", root(), barrier, output))
+    await worker.waitFor("the worker pinned its objects", () => existsSync(output), 10)
+    const pinned = JSON.parse(readFileSync(output, "utf8")) as { written: { digest: Digest; size: number }; checked: { digest: Digest; size: number } }
+    const collect = () =>
+      run(Store.use((store) =>
+        store.collect(() => Effect.succeed({ objects: new Set<Digest>(), keys: new Set<string>() }), { dryRun: false }).pipe(
+          Effect.andThen(Effect.all([store.hasObject(pinned.written), store.hasObject(pinned.checked)]))
+        )
+      ))
+    const whileAlive = await collect()
+    worker.child.kill("SIGKILL")
+    await worker.closed
+    const afterDeath = await collect()
+    expect(whileAlive).toEqual([true, true])
+    expect(afterDeath).toEqual([false, false])
+    expect(listTree(join(root(), "roots"))).toEqual([])
   })
 
   it("writes nothing outside the root for ids that try to escape it", async () => {
@@ -197,7 +386,7 @@ describe("disk store", () => {
     expect(leftovers).toEqual([[], [], [], []])
   })
 
-  it("a process killed mid-putFile leaves no visible object; sweep clears its tmp file", async () => {
+  it("a process killed mid-putFile leaves no visible object; gc clears its tmp file", async () => {
     const source = join(temp.dir, "big.bin")
     writeFileSync(source, Buffer.alloc(384 << 20, 5))
     const barrier = join(temp.dir, "barrier")
@@ -217,7 +406,7 @@ describe("disk store", () => {
     const result = await run(
       Effect.gen(function* () {
         const store = yield* Store
-        const swept = yield* store.sweep(new Set(), new Set(), { dryRun: false })
+        const swept = yield* store.collect(nothingKept, { dryRun: false })
         const ref = yield* store.putFile(source)
         return { swept, ref, verified: yield* store.verifyAll }
       })
@@ -225,7 +414,7 @@ describe("disk store", () => {
     expect(result.swept.objects).toBe(0)
     expect(result.swept.bytes).toBeGreaterThan(0)
     expect(listTree(tmp)).toEqual([])
-    expect(result.verified).toEqual({ checked: 1, bytes: 384 << 20, corrupt: [] })
+    expect(result.verified).toEqual({ objects: 1, bytes: 384 << 20, documents: 0, checkpoints: 0, damaged: [] })
   })
 
   it("a process killed while saving checkpoints and documents leaves only whole ones", async () => {
@@ -243,7 +432,7 @@ describe("disk store", () => {
     const result = await run(
       Effect.gen(function* () {
         const store = yield* Store
-        const checkpoint = yield* store.latestCheckpoint("churn")
+        const { checkpoint } = yield* store.latestCheckpoint("churn")
         const contents = Option.map(checkpoint, (c) => ["a.bin", "b.bin"].map((name) => readFileSync(join(c.dir, name), "utf8")))
         return { checkpoint, contents, document: yield* store.getDocument("runs", "churn") }
       })
@@ -268,7 +457,7 @@ describe("disk store", () => {
     expect(objectFiles(root()).length).toBe(1)
     expect(listTree(join(root(), "tmp"))).toEqual([])
     const verified = await run(Store.use((store) => store.verifyAll))
-    expect(verified.corrupt).toEqual([])
+    expect(verified.damaged).toEqual([])
   })
 
   it("withLock excludes two processes from each other", async () => {
@@ -279,6 +468,20 @@ describe("disk store", () => {
     await Promise.all([finished(startWorker("count", root(), barrier, counter, "6")), finished(startWorker("count", root(), barrier, counter, "6"))])
     expect(readFileSync(counter, "utf8")).toBe("12")
     expect(listTree(join(root(), "locks"))).toEqual([])
+  })
+
+  it("counts a killed process its parent has not reaped yet (a zombie) as dead", async () => {
+    // `exec sleep` replaces the shell by a process that never waits for the shell's background child.
+    const shell = spawn("sh", ["-c", "sleep 30 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] })
+    const pid = await new Promise<number>((resolve) => shell.stdout!.once("data", (chunk) => resolve(Number(String(chunk).trim()))))
+    const owner = { pid, host: Owners.self.host }
+    const before = Owners.isDead(owner)
+    process.kill(pid, "SIGKILL")
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const zombie = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z")
+    const after = Owners.isDead(owner)
+    shell.kill("SIGKILL")
+    expect([before, zombie, after]).toEqual([false, true, true])
   })
 
   it("breaks a lock whose holder died and waits on one whose holder lives", async () => {
@@ -300,7 +503,7 @@ describe("disk store", () => {
     expect(existsSync(join(locks, "alive.lock"))).toBe(true)
   })
 
-  it("sweep removes tmp entries of dead owners and old unowned ones, keeps the rest", async () => {
+  it("collect removes tmp entries of dead owners and old unowned ones, keeps the rest", async () => {
     const tmp = join(root(), "tmp")
     mkdirSync(tmp, { recursive: true })
     const hex = "0123456789abcdef"
@@ -315,10 +518,10 @@ describe("disk store", () => {
     writeFileSync(old, Buffer.alloc(20))
     const twoDaysAgo = (Date.now() - 2 * 24 * 3600 * 1000) / 1000
     utimesSync(old, twoDaysAgo, twoDaysAgo)
-    const dry = await run(Store.use((store) => store.sweep(new Set(), new Set(), { dryRun: true })))
+    const dry = await run(Store.use((store) => store.collect(nothingKept, { dryRun: true })))
     expect(dry).toEqual({ objects: 0, bytes: 320 })
     expect(readdirSync(tmp).length).toBe(4)
-    const swept = await run(Store.use((store) => store.sweep(new Set(), new Set(), { dryRun: false })))
+    const swept = await run(Store.use((store) => store.collect(nothingKept, { dryRun: false })))
     expect(swept).toEqual({ objects: 0, bytes: 320 })
     expect(readdirSync(tmp).sort()).toEqual([`${process.pid}.${Owners.self.host}.dir.${hex}`, "unowned-fresh"])
   })

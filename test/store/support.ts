@@ -10,7 +10,7 @@ import { Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import { layerDisk } from "../../src/store/DiskStore.ts"
 import { layerMemory } from "../../src/store/MemoryStore.ts"
-import type { Store } from "../../src/store/Store.ts"
+import type { Store, StoreError } from "../../src/store/Store.ts"
 
 /** A directory removed by `cleanup`; tests register it with afterEach. */
 export const tempDir = (prefix: string): { readonly dir: string; readonly cleanup: () => void } => {
@@ -19,14 +19,14 @@ export const tempDir = (prefix: string): { readonly dir: string; readonly cleanu
 }
 
 /** The two implementations the conformance suite runs against; `root` is only used by the disk store. */
-export const implementations: ReadonlyArray<readonly [string, (root: string) => Layer.Layer<Store>]> = [
+export const implementations: ReadonlyArray<readonly [string, (root: string) => Layer.Layer<Store, StoreError>]> = [
   ["disk", (root) => layerDisk(join(root, "store")).pipe(Layer.provide(NodeServices.layer))],
   ["memory", () => layerMemory.pipe(Layer.provide(NodeServices.layer))]
 ]
 
 /** Runs a test body against a store built from `layer`, with Node services and a scope. */
 export const runWith =
-  (layer: Layer.Layer<Store>) =>
+  (layer: Layer.Layer<Store, StoreError>) =>
   <A, E>(effect: Effect.Effect<A, E, Store | Scope.Scope | NodeServices.NodeServices>): Promise<A> =>
     Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(Layer.merge(layer, NodeServices.layer))))
 

@@ -48,7 +48,7 @@ const resumeHint = (args: RunArgs, runId: string) =>
     const resumes: Array<string> = []
     for (const stage of run.stages) {
       if (stage.status !== "interrupted" || stage.key === undefined) continue
-      const checkpoint = yield* store.latestCheckpoint(stage.key)
+      const { checkpoint } = yield* store.latestCheckpoint(stage.key)
       resumes.push(Option.isSome(checkpoint)
         ? `${stage.id} resumes from its checkpoint of step ${checkpoint.value.step}`
         : `${stage.id} starts again (it saved no checkpoint)`)
