@@ -46,12 +46,25 @@ export interface AddOptions<C extends ConfigSchema, I extends InputSpecs> {
   readonly config?: C["Encoded"]
 }
 
+/**
+ * Options of `p.file` and `p.dir`. A `name` lets a run choose another path with
+ * `--set <name>.path=<path>` (relative to where the command runs), the default path staying what
+ * the pipeline file says. A file `in` a directory handle lies under that directory, wherever it is.
+ */
+export interface ExternalOptions {
+  readonly name?: string
+}
+
+export interface FileOptions extends ExternalOptions {
+  readonly in?: Handle<FilesSpec>
+}
+
 /** The builder passed to a pipeline's body. */
 export interface PipelineBuilder {
   /** An external file, relative to the pipeline file, hashed by content; its basename is part of its identity. */
-  readonly file: (path: string) => Handle<BlobSpec>
+  readonly file: (path: string, options?: FileOptions) => Handle<BlobSpec>
   /** An external directory, relative to the pipeline file, hashed by content. */
-  readonly dir: (path: string) => Handle<FilesSpec>
+  readonly dir: (path: string, options?: ExternalOptions) => Handle<FilesSpec>
   /** Adds a stage instance and returns handles to its outputs. */
   readonly add: <C extends ConfigSchema, I extends InputSpecs, O extends OutputSpecs>(
     stage: Stage<C, I, O>,
@@ -83,8 +96,10 @@ export type PipelineNode =
     readonly id: string
     /** Absolute path on disk. */
     readonly path: string
-    /** As written in the pipeline file. */
+    /** As written in the pipeline file, or as given with `--set <name>.path`. */
     readonly relPath: string
+    /** What `--set <name>.path=…` addresses, for a named input. */
+    readonly name?: string
   }
   | {
     readonly kind: "stage"
@@ -187,17 +202,36 @@ export const validateGraph = (graph: PipelineGraph): void => {
   }
 }
 
-/** Runs a pipeline's body against a recording builder. `baseDir` resolves `p.file`/`p.dir` paths. */
-export const buildGraph = (pipeline: Pipeline, baseDir: string): PipelineGraph => {
+/** The names of a graph's named external inputs, which `--set <name>.path` addresses. */
+export const externalNames = (graph: PipelineGraph): Set<string> =>
+  new Set(graph.nodes.flatMap((node) => node.kind !== "stage" && node.name !== undefined ? [node.name] : []))
+
+/**
+ * Runs a pipeline's body against a recording builder. `baseDir` resolves `p.file`/`p.dir` paths;
+ * `paths` gives named inputs other (absolute) paths, from `--set <name>.path`.
+ */
+export const buildGraph = (pipeline: Pipeline, baseDir: string, paths: ReadonlyMap<string, string> = new Map()): PipelineGraph => {
   const nodes: Array<PipelineNode> = []
   const byId = new Map<string, PipelineNode>()
-  const external = (kind: "file" | "dir", relPath: string) => {
+  const names = new Set<string>()
+  const external = (kind: "file" | "dir", relPath: string, options: FileOptions = {}) => {
     if (typeof relPath !== "string" || relPath === "") throw new PipelineShapeError(`p.${kind}: expected a path`)
-    const path = isAbsolute(relPath) ? relPath : resolve(baseDir, relPath)
-    const id = `${kind}:${relPath}`
+    const { name } = options
+    if (name !== undefined) {
+      if (!namePattern.test(name)) throw new PipelineShapeError(`p.${kind}("${relPath}"): name "${name}" must match ${namePattern}`)
+      if (names.has(name)) throw new PipelineShapeError(`two inputs or stage instances are named "${name}"`)
+      names.add(name)
+    }
+    const inside = options.in === undefined ? undefined : byId.get(options.in.node)
+    if (options.in !== undefined && inside?.kind !== "dir") throw new PipelineShapeError(`p.${kind}("${relPath}"): \`in\` must be a p.dir handle`)
+    const parent = inside?.kind === "dir" ? inside : undefined
+    const given = name === undefined ? undefined : paths.get(name)
+    const shown = given ?? (parent === undefined ? relPath : `${parent.relPath}/${relPath}`)
+    const path = given ?? (parent !== undefined ? resolve(parent.path, relPath) : isAbsolute(relPath) ? relPath : resolve(baseDir, relPath))
+    const id = `${kind}:${name ?? (parent === undefined ? relPath : `${parent.name ?? parent.relPath}/${relPath}`)}`
     const existing = byId.get(id)
     if (existing === undefined) {
-      const node: PipelineNode = { kind, id, path, relPath }
+      const node: PipelineNode = { kind, id, path, relPath: shown, ...(name === undefined ? {} : { name }) }
       nodes.push(node)
       byId.set(id, node)
     } else if (existing.kind !== kind || existing.path !== path) {
@@ -207,12 +241,13 @@ export const buildGraph = (pipeline: Pipeline, baseDir: string): PipelineGraph =
   }
   const frozen = <S extends ArtifactSpec>(handle: Handle<S>): Handle<S> => Object.freeze({ ...handle })
   const builder: PipelineBuilder = {
-    file: (relPath) => frozen({ node: external("file", relPath), output: "file", spec: { kind: "blob" } }),
-    dir: (relPath) => frozen({ node: external("dir", relPath), output: "dir", spec: { kind: "files" } }),
+    file: (relPath, options) => frozen({ node: external("file", relPath, options), output: "file", spec: { kind: "blob" } }),
+    dir: (relPath, options) => frozen({ node: external("dir", relPath, options), output: "dir", spec: { kind: "files" } }),
     add: (stage, options) => {
       const id = options.name ?? stage.name
       if (!namePattern.test(id)) throw new PipelineShapeError(`instance name "${id}" must match ${namePattern}`)
-      if (byId.has(id)) throw new PipelineShapeError(`two stage instances are named "${id}": pass a distinct name to p.add`)
+      if (byId.has(id) || names.has(id)) throw new PipelineShapeError(`two stage instances or inputs are named "${id}": pass a distinct name to p.add`)
+      names.add(id)
       const inputs: Record<string, Handle<ArtifactSpec> | undefined> = {}
       const wired = options.inputs as Readonly<Record<string, Handle<ArtifactSpec> | undefined>>
       for (const key of Object.keys(wired)) {

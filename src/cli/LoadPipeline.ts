@@ -59,8 +59,11 @@ export interface LoadedPipeline {
 const isPipeline = (value: unknown): value is Pipeline =>
   typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "Pipeline"
 
-/** Compiles `file` and its stages (or reuses the cached bundle), runs it and builds its graph. */
-export const loadPipeline = (file: string): Effect.Effect<LoadedPipeline, PipelineLoadError> =>
+/**
+ * Compiles `file` and its stages (or reuses the cached bundle), runs it and builds its graph, with
+ * named inputs at `paths` (absolute) instead of their default paths.
+ */
+export const loadPipeline = (file: string, paths?: ReadonlyMap<string, string>): Effect.Effect<LoadedPipeline, PipelineLoadError> =>
   Effect.gen(function*() {
     const path = resolve(file)
     if (!existsSync(path)) return yield* new PipelineLoadError({ location: shown(path), message: "no such file" })
@@ -77,6 +80,6 @@ export const loadPipeline = (file: string): Effect.Effect<LoadedPipeline, Pipeli
       })
     }
     const pipeline = module.default
-    const graph = yield* Effect.try({ try: () => buildGraph(pipeline, dirname(path)), catch: fail })
+    const graph = yield* Effect.try({ try: () => buildGraph(pipeline, dirname(path), paths), catch: fail })
     return { file: path, graph, changedSinceLoad: () => changedSinceBundled(bundled) }
   })

@@ -3,7 +3,7 @@
  * decoded by the stage's Schema (defaults applied, unknown keys rejected), then made canonical.
  */
 import { Effect, Schema, SchemaIssue } from "effect"
-import { stageNodes } from "../Pipeline.ts"
+import { externalNames, stageNodes } from "../Pipeline.ts"
 import type { PipelineGraph, StageNode } from "../Pipeline.ts"
 import { jsonPointer, NotCanonical, toCanonical } from "../key/Canonical.ts"
 import type { Json } from "../key/Canonical.ts"
@@ -75,11 +75,20 @@ export const configure = (
   Effect.gen(function*() {
     const stages = stageNodes(graph)
     const ids = new Set(stages.map((node) => node.id))
+    // A named input's `--set <name>.path=…` was applied when the graph was built.
+    const inputs = externalNames(graph)
     for (const override of overrides) {
+      if (inputs.has(override.instance)) {
+        if (override.path.join(".") !== "path" || typeof override.value !== "string") {
+          return yield* new ConfigError({ path: override.text, message: `input "${override.instance}" takes only --set ${override.instance}.path=<path>` })
+        }
+        continue
+      }
       if (!ids.has(override.instance)) {
+        const named = inputs.size === 0 ? "" : `; inputs: ${[...inputs].join(", ")}`
         return yield* new ConfigError({
           path: override.text,
-          message: `no stage instance "${override.instance}" (instances: ${[...ids].join(", ")})`
+          message: `no stage instance "${override.instance}" (instances: ${[...ids].join(", ")}${named})`
         })
       }
     }

@@ -4,7 +4,7 @@
  * telemetry folder `<store>/runs/<runId>/` (log.txt, TensorBoard event files). Ctrl-C stops the
  * run and says how to resume it.
  */
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { Effect, Option } from "effect"
 import { runPipeline } from "../../runner/Runner.ts"
 import { parseOverride } from "../../runner/Config.ts"
@@ -68,8 +68,10 @@ const resumeHint = (args: RunArgs, runId: string) =>
 export const run = (args: RunArgs) =>
   Effect.gen(function*() {
     const store = yield* Store
-    const { file, graph, changedSinceLoad } = yield* loadPipeline(args.file)
     const overrides = yield* Effect.forEach(args.set, parseOverride)
+    // Candidates for named inputs' paths; the graph takes those that name one of its inputs.
+    const paths = new Map(overrides.flatMap((o) => o.path.join(".") === "path" && typeof o.value === "string" ? [[o.instance, resolve(o.value)]] : []))
+    const { file, graph, changedSinceLoad } = yield* loadPipeline(args.file, paths)
     const runsDir = join(store.root, "runs")
     let runId: string | undefined
     const reporter = allOf([
