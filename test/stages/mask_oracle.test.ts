@@ -54,6 +54,8 @@ const conversations: Record<string, { messages: Array<TemplateMessage>; tools?: 
       { role: "assistant", content: "Goodbye!\n\nSee you." }
     ]
   },
+  // Qwen3 renders the last turn through content.lstrip('\n'): the spaces stay (jinja2's strip).
+  leading_spaces: { messages: [{ role: "user", content: "2+2?" }, { role: "assistant", content: "   Four, since 2 + 2 = 4." }] },
   gsm8k_0: { messages: gsm8k[0]! },
   gsm8k_1: { messages: gsm8k[1]! }
 }
