@@ -1,7 +1,8 @@
 /**
  * template: conversations → rendered text plus the character spans the model is trained on.
  *
- * The chat template is the tokenizer directory's (tokenizer_config.json `chat_template`), a built-in
+ * The chat template is the tokenizer directory's (chat_template.jinja and additional_chat_templates/
+ * where transformers' save_pretrained writes them, else tokenizer_config.json's `chat_template`), a built-in
  * (`chatml`, `llama3`) or a Jinja string, rendered like transformers' apply_chat_template. Spans
  * are each assistant turn's generated text through its end-of-turn marker, from `{% generation %}`
  * markers when the template has them, else derived by rendering prefixes (chat/spans.ts), once per
@@ -30,7 +31,7 @@ export type { RenderedColumns } from "./schemas/rendered.ts"
 export const TemplateConfig = Schema.Struct({
   /** "chatml", "llama3" or a Jinja template; absent: the tokenizer directory's chat_template. */
   template: Schema.optionalKey(Schema.String),
-  /** Which named template of tokenizer_config.json (default: `tool_use` for rows with tools, else `default`). */
+  /** Which named template (default: `tool_use` for rows with tools, else `default`). */
   templateName: Schema.optionalKey(Schema.String),
   /** Extra template variables, as apply_chat_template's kwargs: `{ enable_thinking: false }`. */
   chatTemplateKwargs: Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Finite, Schema.Boolean])).pipe(
