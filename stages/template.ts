@@ -7,13 +7,16 @@
  * are each assistant turn's generated text through its end-of-turn marker, from `{% generation %}`
  * markers when the template has them, else derived by rendering prefixes (chat/spans.ts), once per
  * conversation shape with sentinel contents and checked against each conversation's own rendering
- * (chat/SpanFinder.ts).
+ * (chat/SpanFinder.ts). What the template does not render of a row (tools, tool calls, contents:
+ * Phi-3's template has no place for them) is counted in the metrics and warned about in the log
+ * (chat/DroppedData.ts).
  */
 import type * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"
 import { defineStage, Files, Optional, StageFailure, Table, tableFrom, withDefault } from "../src/index.ts"
 import type { TemplateMessage } from "./chat/ChatTemplate.ts"
 import { ChatTemplateError } from "./chat/ChatTemplateError.ts"
+import { DroppedCounts, findDropped } from "./chat/DroppedData.ts"
 import { SpanFinder } from "./chat/SpanFinder.ts"
 import type { RenderedConversation } from "./chat/spans.ts"
 import { deriveEndOfTurn } from "./chat/spans.ts"
@@ -107,6 +110,7 @@ export const template = defineStage({
         const table = ctx.inputs.conversations
         const rows: Array<RenderedConversation & { source: string }> = []
         let spans = 0
+        const dropped = new DroppedCounts()
         for (let i = 0; i < table.numRows; i++) {
           const conversation = readConversation(table, i)
           const chat = source.templateFor(conversation.tools !== null)
@@ -119,13 +123,21 @@ export const template = defineStage({
           }
           const rendered = finder.find(conversation)
           spans += rendered.spans.length
+          dropped.add(conversation, findDropped(chat, conversation, source.variables, rendered.text))
           rows.push({ ...rendered, source: conversation.source })
           if (i % 1000 === 999) ctx.progress(i + 1, table.numRows)
         }
+        if (dropped.any) ctx.log(dropped.warning())
         const counts = [...finders.values()].reduce((n, f) => ({ shape: n.shape + f.counts.shape, prefix: n.prefix + f.counts.prefix }), { shape: 0, prefix: 0 })
         return {
           outputs: { rendered: toRenderedTable(rows) },
-          metrics: { conversations: rows.length, trainedTurns: spans, renderedByShape: counts.shape, renderedByPrefixes: counts.prefix }
+          metrics: {
+            conversations: rows.length,
+            trainedTurns: spans,
+            renderedByShape: counts.shape,
+            renderedByPrefixes: counts.prefix,
+            ...dropped.metrics()
+          }
         }
       },
       catch: failure
