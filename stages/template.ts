@@ -4,7 +4,8 @@
  * The chat template is the tokenizer directory's (chat_template.jinja and additional_chat_templates/
  * where transformers' save_pretrained writes them, else tokenizer_config.json's `chat_template`), a built-in
  * (`chatml`, `llama3`) or a Jinja string, rendered like transformers' apply_chat_template. Spans
- * are each assistant turn's generated text through its end-of-turn marker, from `{% generation %}`
+ * are each assistant turn's generated text through its end-of-turn marker and, as TRL trains, what
+ * follows it up to the next turn (`trainAfterEndOfTurn`), from `{% generation %}`
  * markers when the template has them, else derived by rendering prefixes (chat/spans.ts), once per
  * conversation shape with sentinel contents and checked against each conversation's own rendering
  * (chat/SpanFinder.ts). What the template does not render of a row (tools, tool calls, contents:
@@ -41,7 +42,13 @@ export const TemplateConfig = Schema.Struct({
     withDefault({})
   ),
   /** The text that ends an assistant turn; derived from the template when absent. */
-  endOfTurn: Schema.optionalKey(Schema.String)
+  endOfTurn: Schema.optionalKey(Schema.String),
+  /**
+   * Also train what the template writes after the end-of-turn marker up to the next turn (ChatML's
+   * and Phi-3's `\n`), and after the last message the rest of the text (Phi-3's EOS), as TRL does;
+   * false ends each trained span at the marker. Templates with `{% generation %}` mark their own.
+   */
+  trainAfterEndOfTurn: Schema.Boolean.pipe(withDefault(true))
 })
 
 /** One row of the conversation table as template input (tool calls and tools parsed from JSON). */
@@ -118,7 +125,12 @@ export const template = defineStage({
           if (finder === undefined) {
             const eot = chat.hasGenerationMarkers ? "" : ctx.config.endOfTurn ?? deriveEndOfTurn(chat, source.variables, source.specialTokens)
             if (!chat.hasGenerationMarkers) ctx.log(`end-of-turn marker: ${JSON.stringify(eot)}`)
-            finder = new SpanFinder(chat, { variables: source.variables, endOfTurn: eot, specialTokens: source.specialTokens })
+            finder = new SpanFinder(chat, {
+              variables: source.variables,
+              endOfTurn: eot,
+              specialTokens: source.specialTokens,
+              trainAfterEndOfTurn: ctx.config.trainAfterEndOfTurn
+            })
             finders.set(chat, finder)
           }
           const rendered = finder.find(conversation)

@@ -55,13 +55,14 @@ describe("template → tokenize through the engine", () => {
     expect(result.tokenize.metrics).toMatchObject({ examples: 300, skippedNoTrainedTokens: 0, droppedTooLong: 0 })
     const encoder = loadEncoder(`${qwen3}/tokenizer.json`)
     const imEnd = 151645
+    const newline = 198
     let trainedTotal = 0
     for (let i = 0; i < tokens.numRows; i++) {
       const text = rendered.getChild("text")!.get(i) as string
       const ids = [...tokens.getChild("input_ids")!.get(i)!.toArray()]
       const labels = [...tokens.getChild("labels")!.get(i)!.toArray()]
       expect(ids).toEqual(encoder.tokenizer.encode(text, { add_special_tokens: false }).ids)
-      // One trained run per span, each ending with <|im_end|>.
+      // One trained run per span, each ending with <|im_end|> and the newline after it (as TRL trains).
       const runs: Array<Array<number>> = []
       labels.forEach((label, t) => {
         if (label === -100) return
@@ -69,7 +70,7 @@ describe("template → tokenize through the engine", () => {
         runs.at(-1)!.push(label)
       })
       expect(runs.length).toBe(rendered.getChild("spans")!.get(i)!.length)
-      for (const r of runs) expect(r.at(-1)).toBe(imEnd)
+      for (const r of runs) expect(r.slice(-2)).toEqual([imEnd, newline])
       trainedTotal += runs.flat().length
     }
     expect(result.tokenize.metrics?.trainedTokens).toBe(trainedTotal)
