@@ -1,5 +1,5 @@
 /**
- * The whole SFT job against TRL's SFTTrainer (trlSftJob.ts: 256 GSM8K prompt/completion rows, the
+ * The whole SFT job against TRL's SFTTrainer (trlSftJob.ts, trlSftPipeline.ts: 256 GSM8K prompt/completion rows, the
  * real Qwen3 tokenizer and template, a tiny random Qwen3 from transformers, 30 steps of 2 rows × 2
  * accumulated, cosine after 3 warm-up steps). Both sides train on the same rows in the same order:
  * TRL is given our train stage's plan (planSteps with the train stage's seed) as the order of its
@@ -21,8 +21,10 @@ import type { TokenizedColumns } from "../../stages/schemas/tokenized.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
 import type { StagesRun } from "./runStages.ts"
 import { runStages } from "./runStages.ts"
-import type { JobFiles, TrlResult } from "./trlSftJob.ts"
-import { job, ourJob, ourOrder, ourPlan, prepareJob, runTrl } from "./trlSftJob.ts"
+import type { TrlResult } from "./trlSftJob.ts"
+import { ourOrder, ourPlan, prepareJob, runTrl } from "./trlSftJob.ts"
+import type { JobFiles } from "./trlSftPipeline.ts"
+import { job, ourJob } from "./trlSftPipeline.ts"
 
 describeOracle("the SFT job against TRL's SFTTrainer", () => {
   const dir = mkdtempSync(join(tmpdir(), "sft-trl-"))
@@ -38,7 +40,7 @@ describeOracle("the SFT job against TRL's SFTTrainer", () => {
   }, 600_000)
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true })
-    console.log(`sft_trl: ${((performance.now() - started) / 1000).toFixed(1)} s (model, both trainings), TRL's script ${trl.seconds.toFixed(1)} s`)
+    console.log(`sft_trl: ${((performance.now() - started) / 1000).toFixed(1)} s (model, both trainings), TRL's script ${trl?.seconds.toFixed(1)} s`)
   })
 
   const tokenized = () => readTokenizedRows(ours.table("tokenize", "tokens") as arrow.Table<TokenizedColumns>)

@@ -13,37 +13,14 @@
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import type { PipelineBuilder } from "../../src/Pipeline.ts"
 import { stageSeed } from "../../src/runner/Seed.ts"
-import { load } from "../../stages/load.ts"
-import { pack } from "../../stages/pack.ts"
-import { template } from "../../stages/template.ts"
-import { tokenize } from "../../stages/tokenize.ts"
-import { train } from "../../stages/train.ts"
 import { planSteps } from "../../stages/train/batches.ts"
 import { fixtures } from "../support/fixtures.ts"
 import { runOracle } from "../support/oracle.ts"
+import type { JobFiles } from "./trlSftPipeline.ts"
+import { job } from "./trlSftPipeline.ts"
 
 const script = join(import.meta.dirname, "oracle", "trl_sft.py")
-
-/** The hyper-parameters both sides train with (TRL's names in trl_sft.py). */
-export const job = {
-  rows: 256,
-  perDeviceTrainBatchSize: 2,
-  gradientAccumulationSteps: 2,
-  learningRate: 1e-3,
-  lrSchedulerType: "cosine",
-  warmupSteps: 3,
-  maxSteps: 30,
-  /** The run seed: the train stage's seed, and so our order, follows from it. */
-  seed: 1
-} as const
-
-/** The files of the job in `dir`: the data file and the model directory. */
-export interface JobFiles {
-  readonly data: string
-  readonly model: string
-}
 
 /** Writes the data (GSM8K's question as the user prompt, its answer as the assistant completion) and the model. */
 export const prepareJob = (dir: string): JobFiles => {
@@ -59,28 +36,6 @@ export const prepareJob = (dir: string): JobFiles => {
   const model = join(dir, "model")
   runOracle(script, ["model", model])
   return { data, model }
-}
-
-/** Our pipeline for the job: load → template → tokenize → pack (one row per example) → train. */
-export const ourJob = (files: JobFiles, threads: number) => (p: PipelineBuilder): void => {
-  const rows = p.add(load, { inputs: { train: p.file(files.data) }, config: { format: "prompt_completion" } })
-  const model = p.dir(files.model)
-  const rendered = p.add(template, { inputs: { conversations: rows.train, tokenizer: model } })
-  const tokens = p.add(tokenize, { inputs: { rows: rendered.rendered, tokenizer: p.file(join(files.model, "tokenizer.json")) } })
-  const packed = p.add(pack, { inputs: { tokens: tokens.tokens }, config: { maxSeqLength: 4096, packing: false } })
-  p.add(train, {
-    inputs: { train: packed.packed, model },
-    config: {
-      learningRate: job.learningRate,
-      lrSchedulerType: job.lrSchedulerType,
-      warmupSteps: job.warmupSteps,
-      maxSteps: job.maxSteps,
-      perDeviceTrainBatchSize: job.perDeviceTrainBatchSize,
-      gradientAccumulationSteps: job.gradientAccumulationSteps,
-      loggingSteps: 1,
-      threads
-    }
-  })
 }
 
 /** Our train stage's steps (instance "train" of a run with `job.seed`): each step's micro-batches of data rows. */
