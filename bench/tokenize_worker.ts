@@ -29,7 +29,7 @@ const { tokenizerDir } = workerData as { tokenizerDir: string }
 const source = resolveTemplateSource({ kwargs: {} }, tokenizerDir)
 const template = source.templateFor(false)
 const endOfTurn = deriveEndOfTurn(template, source.variables, source.specialTokens)
-const finder = new SpanFinder(template, { variables: source.variables, endOfTurn, specialTokens: source.specialTokens })
+const finder = new SpanFinder(template, { variables: source.variables, endOfTurn, specialTokens: source.specialTokens, trainAfterEndOfTurn: true })
 const encoder = loadEncoder(`${tokenizerDir}/tokenizer.json`)
 const port = parentPort!
 

@@ -1,9 +1,10 @@
 /**
  * pack: tokenized examples → training rows of at most `maxSeqLength` tokens.
  *
- * Best-fit-decreasing: documents are placed longest first (ties in a seeded order) into the open
- * bin with the least room that still fits, else a new bin; the bins are then shuffled with the
- * seed so rows do not come out sorted by length. `position_ids` restart at 0 in every document and
+ * Best-fit-decreasing as TRL's `pack_dataset(strategy="bfd")`: documents are placed longest first
+ * (equal lengths in input order, as TRL's stable sort) into the open bin with the least room that
+ * still fits (the oldest of equals), else a new bin, so the bins are TRL's, document for document;
+ * they are then shuffled with the seed so rows do not come out sorted by length. `position_ids` restart at 0 in every document and
  * `seq_lengths` lists the documents of a row (the trainer builds `cu_seqlens` from it) so attention
  * never crosses a boundary; the first label of every document is -100 so a shifted loss never
  * scores a document's first token from the previous document's last one. `packing: false` keeps one
@@ -93,10 +94,7 @@ export const planBins = (
 ): Array<Array<number>> =>
   Effect.runSync(
     Effect.gen(function*() {
-      const tieOrder = yield* Random.shuffle(lengths.keys())
-      const rank = new Int32Array(lengths.length)
-      tieOrder.forEach((doc, position) => (rank[doc] = position))
-      const order = [...lengths.keys()].sort((a, b) => lengths[b]! - lengths[a]! || rank[a]! - rank[b]!)
+      const order = [...lengths.keys()].sort((a, b) => lengths[b]! - lengths[a]! || a - b)
       const bins: Array<Array<number>> = []
       const open = new BinsByRoom(maxSeqLength)
       for (const doc of order) {
@@ -161,7 +159,7 @@ export const toPackedTable = (columns: PackedColumns): PackedTable =>
 export const PackConfig = Schema.Struct({
   maxSeqLength: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
   packing: Schema.Boolean.pipe(withDefault(true)),
-  /** Seed of the tie order and the bin shuffle; defaults to the stage seed (derived from the run seed). */
+  /** Seed of the bin shuffle; defaults to the stage seed (derived from the run seed). */
   dataSeed: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
 })
 

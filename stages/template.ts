@@ -1,18 +1,23 @@
 /**
  * template: conversations → rendered text plus the character spans the model is trained on.
  *
- * The chat template is the tokenizer directory's (tokenizer_config.json `chat_template`), a built-in
+ * The chat template is the tokenizer directory's (chat_template.jinja and additional_chat_templates/
+ * where transformers' save_pretrained writes them, else tokenizer_config.json's `chat_template`), a built-in
  * (`chatml`, `llama3`) or a Jinja string, rendered like transformers' apply_chat_template. Spans
- * are each assistant turn's generated text through its end-of-turn marker, from `{% generation %}`
+ * are each assistant turn's generated text through its end-of-turn marker and, as TRL trains, what
+ * follows it up to the next turn (`trainAfterEndOfTurn`), from `{% generation %}`
  * markers when the template has them, else derived by rendering prefixes (chat/spans.ts), once per
  * conversation shape with sentinel contents and checked against each conversation's own rendering
- * (chat/SpanFinder.ts).
+ * (chat/SpanFinder.ts). What the template does not render of a row (tools, tool calls, contents:
+ * Phi-3's template has no place for them) is counted in the metrics and warned about in the log
+ * (chat/DroppedData.ts).
  */
 import type * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"
 import { defineStage, Files, Optional, StageFailure, Table, tableFrom, withDefault } from "../src/index.ts"
 import type { TemplateMessage } from "./chat/ChatTemplate.ts"
 import { ChatTemplateError } from "./chat/ChatTemplateError.ts"
+import { DroppedCounts, findDropped } from "./chat/DroppedData.ts"
 import { SpanFinder } from "./chat/SpanFinder.ts"
 import type { RenderedConversation } from "./chat/spans.ts"
 import { deriveEndOfTurn } from "./chat/spans.ts"
@@ -30,14 +35,20 @@ export type { RenderedColumns } from "./schemas/rendered.ts"
 export const TemplateConfig = Schema.Struct({
   /** "chatml", "llama3" or a Jinja template; absent: the tokenizer directory's chat_template. */
   template: Schema.optionalKey(Schema.String),
-  /** Which named template of tokenizer_config.json (default: `tool_use` for rows with tools, else `default`). */
+  /** Which named template (default: `tool_use` for rows with tools, else `default`). */
   templateName: Schema.optionalKey(Schema.String),
   /** Extra template variables, as apply_chat_template's kwargs: `{ enable_thinking: false }`. */
   chatTemplateKwargs: Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Finite, Schema.Boolean])).pipe(
     withDefault({})
   ),
   /** The text that ends an assistant turn; derived from the template when absent. */
-  endOfTurn: Schema.optionalKey(Schema.String)
+  endOfTurn: Schema.optionalKey(Schema.String),
+  /**
+   * Also train what the template writes after the end-of-turn marker up to the next turn (ChatML's
+   * and Phi-3's `\n`), and after the last message the rest of the text (Phi-3's EOS), as TRL does;
+   * false ends each trained span at the marker. Templates with `{% generation %}` mark their own.
+   */
+  trainAfterEndOfTurn: Schema.Boolean.pipe(withDefault(true))
 })
 
 /** One row of the conversation table as template input (tool calls and tools parsed from JSON). */
@@ -106,6 +117,7 @@ export const template = defineStage({
         const table = ctx.inputs.conversations
         const rows: Array<RenderedConversation & { source: string }> = []
         let spans = 0
+        const dropped = new DroppedCounts()
         for (let i = 0; i < table.numRows; i++) {
           const conversation = readConversation(table, i)
           const chat = source.templateFor(conversation.tools !== null)
@@ -113,18 +125,31 @@ export const template = defineStage({
           if (finder === undefined) {
             const eot = chat.hasGenerationMarkers ? "" : ctx.config.endOfTurn ?? deriveEndOfTurn(chat, source.variables, source.specialTokens)
             if (!chat.hasGenerationMarkers) ctx.log(`end-of-turn marker: ${JSON.stringify(eot)}`)
-            finder = new SpanFinder(chat, { variables: source.variables, endOfTurn: eot, specialTokens: source.specialTokens })
+            finder = new SpanFinder(chat, {
+              variables: source.variables,
+              endOfTurn: eot,
+              specialTokens: source.specialTokens,
+              trainAfterEndOfTurn: ctx.config.trainAfterEndOfTurn
+            })
             finders.set(chat, finder)
           }
           const rendered = finder.find(conversation)
           spans += rendered.spans.length
+          dropped.add(conversation, findDropped(chat, conversation, source.variables, rendered.text))
           rows.push({ ...rendered, source: conversation.source })
           if (i % 1000 === 999) ctx.progress(i + 1, table.numRows)
         }
+        if (dropped.any) ctx.log(dropped.warning())
         const counts = [...finders.values()].reduce((n, f) => ({ shape: n.shape + f.counts.shape, prefix: n.prefix + f.counts.prefix }), { shape: 0, prefix: 0 })
         return {
           outputs: { rendered: toRenderedTable(rows) },
-          metrics: { conversations: rows.length, trainedTurns: spans, renderedByShape: counts.shape, renderedByPrefixes: counts.prefix }
+          metrics: {
+            conversations: rows.length,
+            trainedTurns: spans,
+            renderedByShape: counts.shape,
+            renderedByPrefixes: counts.prefix,
+            ...dropped.metrics()
+          }
         }
       },
       catch: failure

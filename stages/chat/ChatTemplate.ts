@@ -2,7 +2,8 @@
  * A Hugging Face chat template compiled with `@huggingface/jinja`, rendered the way transformers'
  * `apply_chat_template` renders it: `messages`, `tools`, `add_generation_prompt`, the tokenizer's
  * special tokens (`bos_token`, `eos_token`, …) and extra keyword arguments (`enable_thinking`).
- * The library itself provides `raise_exception`, `strftime_now` and the `tojson` filter.
+ * The library itself provides `raise_exception`, `strftime_now` and the `tojson` filter; strip and
+ * trim are Python's (chat/pythonStrip.ts).
  *
  * `{% generation %}…{% endgeneration %}` blocks (transformers' assistant-mask markers) are kept:
  * the library drops them, so before compiling each tag is replaced by a private-use sentinel
@@ -10,6 +11,7 @@
  * `-` modifiers); the sentinels are removed from the output and their positions reported.
  */
 import { Template } from "@huggingface/jinja"
+import { rewriteStripCalls, stripFunctions } from "./pythonStrip.ts"
 
 const generationStart = "\uE000"
 const generationEnd = "\uE001"
@@ -57,6 +59,7 @@ export class ChatTemplate {
   constructor(readonly source: string) {
     this.hasGenerationMarkers = /{%-?\s*generation\s*-?%}/.test(source)
     this.template = new Template(this.hasGenerationMarkers ? replaceTags(source) : source)
+    rewriteStripCalls(this.template.parsed)
   }
 
   /** Renders `messages`; throws when the template raises (`raise_exception`) or fails. */
@@ -65,7 +68,8 @@ export class ChatTemplate {
       ...options.variables,
       messages,
       tools: options.tools,
-      add_generation_prompt: options.addGenerationPrompt
+      add_generation_prompt: options.addGenerationPrompt,
+      ...stripFunctions
     })
     if (!this.hasGenerationMarkers) return { text: raw, generation: [] }
     return stripSentinels(raw)

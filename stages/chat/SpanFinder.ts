@@ -6,13 +6,13 @@
  * spans found by the prefix method; each conversation of that shape is then rendered once and
  * checked to equal the shape's rendering with its contents put in place of the sentinels. When it
  * does, the template used the contents verbatim in this conversation, so a turn's start maps from
- * sentinel positions to real ones and the end is the first end-of-turn marker after it, as in the
- * prefix method. When it does not (Qwen3 splitting `</think>` out of a content, Llama 3 trimming
+ * sentinel positions to real ones and the end follows the first end-of-turn marker after it, as in
+ * the prefix method. When it does not (Qwen3 splitting `</think>` out of a content, Llama 3 trimming
  * one), that conversation takes the prefix method.
  */
 import type { ChatTemplate, TemplateMessage } from "./ChatTemplate.ts"
 import type { Conversation, RenderedConversation, Span, SpanOptions } from "./spans.ts"
-import { checkContents, renderByPrefixes, renderWithSpans } from "./spans.ts"
+import { checkContents, renderByPrefixes, renderWithSpans, spanEnd } from "./spans.ts"
 
 const open = "\uE002"
 const close = "\uE003"
@@ -86,7 +86,7 @@ export class SpanFinder {
       const start = positions[piece]! + offset
       const at = text.indexOf(eot, start)
       if (at < 0) return this.prefixMethod(conversation)
-      spans.push({ start, end: at + eot.length, turn })
+      spans.push({ start, end: spanEnd(text, at + eot.length, turn === messages.length - 1, this.options.trainAfterEndOfTurn), turn })
     }
     this.counts.shape++
     return { text, spans }

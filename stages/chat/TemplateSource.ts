@@ -1,6 +1,7 @@
 /**
  * Where a chat template comes from: the template stage's `template` config (a built-in name or a
- * Jinja string) or the tokenizer directory's tokenizer_config.json; plus the variables
+ * Jinja string) or the tokenizer directory (chat_template.jinja and additional_chat_templates/ as
+ * transformers saves them, else tokenizer_config.json's `chat_template`); plus the variables
  * transformers passes (special tokens, extra kwargs) and the special tokens used to find the
  * end-of-turn marker.
  */
@@ -9,6 +10,7 @@ import { join } from "node:path"
 import type { BuiltinTemplate } from "./builtins.ts"
 import { builtinNames, builtinTemplate } from "./builtins.ts"
 import { ChatTemplate } from "./ChatTemplate.ts"
+import { readTemplateFiles } from "./TemplateFiles.ts"
 import type { TokenizerConfig } from "./TokenizerConfig.ts"
 import { parseTokenizerConfig, selectTemplate } from "./TokenizerConfig.ts"
 
@@ -28,7 +30,7 @@ export interface TemplateSource {
   readonly templateFor: (withTools: boolean) => ChatTemplate
   readonly variables: Readonly<Record<string, unknown>>
   readonly specialTokens: ReadonlyArray<string>
-  /** A description for logs: `built-in chatml`, `…/tokenizer_config.json`, `custom`. */
+  /** A description for logs: `built-in chatml`, `…/chat_template.jinja`, `…/tokenizer_config.json`, `custom`. */
   readonly origin: string
 }
 
@@ -84,12 +86,18 @@ export const resolveTemplateSource = (choice: TemplateChoice, tokenizerDir: stri
     const template = compile(builtin?.source ?? choice.template)
     templateFor = () => template
   } else {
-    if (config === undefined || configPath === undefined) {
-      throw new Error("no chat template: set `template` or wire a tokenizer directory with tokenizer_config.json")
+    const files = tokenizerDir === undefined ? undefined : readTemplateFiles(tokenizerDir)
+    if (files === undefined && (config === undefined || configPath === undefined)) {
+      throw new Error(
+        "no chat template: set `template` or wire a tokenizer directory with chat_template.jinja or tokenizer_config.json"
+      )
     }
-    selectTemplate(config, configPath, { name: choice.templateName, withTools: false })
-    templateFor = (withTools) => compile(selectTemplate(config, configPath, { name: choice.templateName, withTools }))
-    origin = configPath
+    const chosen = files === undefined
+      ? { config: config!, file: configPath! }
+      : { config: { chatTemplate: files.chatTemplate, specialTokens: config?.specialTokens ?? {} }, file: files.origin }
+    selectTemplate(chosen.config, chosen.file, { name: choice.templateName, withTools: false })
+    templateFor = (withTools) => compile(selectTemplate(chosen.config, chosen.file, { name: choice.templateName, withTools }))
+    origin = chosen.file
   }
   const variables = { ...builtin?.variables, ...config?.specialTokens, ...choice.kwargs }
   return { templateFor, variables, specialTokens: [...specials], origin }

@@ -24,6 +24,7 @@
 import { Tokenizer } from "@huggingface/tokenizers"
 import type { BpeModelLike } from "./ByteLevelBpe.ts"
 import { ByteLevelBpe } from "./ByteLevelBpe.ts"
+import { useHfByteFallback } from "./HfByteFallback.ts"
 
 interface AddedTokenLike {
   readonly id: number
@@ -133,6 +134,7 @@ export class TokenEncoder {
 
   constructor(tokenizerJson: object, tokenizerConfig: object) {
     this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig)
+    useHfByteFallback(this.tokenizer)
     this.internals = this.tokenizer as unknown as TokenizerInternals
     const { model, remove_space, do_lowercase_and_remove_accent, pre_tokenizer } = this.internals
     if (remove_space === true || do_lowercase_and_remove_accent === true) {

@@ -65,7 +65,9 @@ export const selectTemplate = (
   options: { readonly name?: string | undefined; readonly withTools: boolean }
 ): string => {
   const chat = config.chatTemplate
-  if (chat === undefined) throw new Error(`${file}: has no chat_template; set the template stage's \`template\` config`)
+  if (chat === undefined) {
+    throw new Error(`${file}: has no chat_template (nor chat_template.jinja beside it); set the template stage's \`template\` config`)
+  }
   if (typeof chat === "string") {
     if (options.name !== undefined) throw new Error(`${file}: has a single chat_template; templateName "${options.name}" does not apply`)
     return chat

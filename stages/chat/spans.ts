@@ -11,6 +11,12 @@
  * Qwen3 renders the empty `<think>` block of the generation prompt (enable_thinking=false) only for
  * the last turn; then the start is the end of the shared part of the prompt, cut back to a line or
  * special-token boundary so no content is lost.
+ *
+ * By default a span then runs on past the marker over what separates the turn from the next (the
+ * `\n` of `<|im_end|>\n`), and for the conversation's last message to the end of the text (Phi-3's
+ * `<|end|>\n<|endoftext|>`): what TRL trains, both with its prompt-completion masks (everything after
+ * the prompt) and with the `{% generation %}` blocks of its training templates (qwen3_training.jinja
+ * closes the block after `'<|im_end|>\n'`, phi3_training.jinja wraps the final EOS).
  */
 import type { ChatTemplate, RenderOptions, TemplateMessage } from "./ChatTemplate.ts"
 import { containsSentinel } from "./ChatTemplate.ts"
@@ -38,6 +44,8 @@ export interface SpanOptions {
   readonly endOfTurn: string
   /** Special-token texts, for cutting the prompt back to a token boundary. */
   readonly specialTokens: ReadonlyArray<string>
+  /** Train past the marker up to the next turn (to the end of the text after the last message), as TRL does. */
+  readonly trainAfterEndOfTurn: boolean
 }
 
 /** The rendered conversation and its trained spans, in order. */
@@ -72,6 +80,19 @@ const render = (
       message: `chat template failed${what}: ${error instanceof Error ? error.message : String(error)}`
     })
   }
+}
+
+/**
+ * Where an assistant turn's span ends, given the end of its end-of-turn marker: there, or with
+ * `trainAfterEndOfTurn` past the whitespace up to the next turn, or to the end of the text when
+ * the turn is the conversation's last message.
+ */
+export const spanEnd = (text: string, markerEnd: number, lastMessage: boolean, trainAfterEndOfTurn: boolean): number => {
+  if (!trainAfterEndOfTurn) return markerEnd
+  if (lastMessage) return text.length
+  let end = markerEnd
+  while (end < text.length && /\s/.test(text[end]!)) end++
+  return end
 }
 
 /** The last line or special-token boundary in `prompt[from, to)`, or -1. */
@@ -174,7 +195,7 @@ export const renderByPrefixes = (
         message: `messages[${turn}]: no end-of-turn marker ${JSON.stringify(eot)} after the assistant turn`
       })
     }
-    previousEnd = at + eot.length
+    previousEnd = spanEnd(text, at + eot.length, turn === messages.length - 1, options.trainAfterEndOfTurn)
     spans.push({ start, end: previousEnd, turn })
   }
   return { text, spans }

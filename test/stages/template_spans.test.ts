@@ -51,12 +51,24 @@ describe("end-of-turn markers", () => {
 
 describe("spans", () => {
   const chatml = resolveTemplateSource({ template: "chatml", kwargs: {} }, undefined)
-  const options = { variables: chatml.variables, endOfTurn: "<|im_end|>", specialTokens: chatml.specialTokens }
+  const options = { variables: chatml.variables, endOfTurn: "<|im_end|>", specialTokens: chatml.specialTokens, trainAfterEndOfTurn: true }
 
-  it("cover each assistant content and its end-of-turn marker", () => {
+  it("cover each assistant content, its end-of-turn marker and what follows up to the next turn (as TRL)", () => {
     const rendered = renderWithSpans(chatml.templateFor(false), { messages, tools: null, source: "a.jsonl:1" }, options)
-    expect(rendered.spans.map((s) => rendered.text.slice(s.start, s.end))).toEqual(["Hello<|im_end|>", "See you<|im_end|>"])
+    expect(rendered.spans.map((s) => rendered.text.slice(s.start, s.end))).toEqual(["Hello<|im_end|>\n", "See you<|im_end|>\n"])
     expect(rendered.spans.map((s) => s.turn)).toEqual([1, 3])
+  })
+
+  it("end at the end-of-turn marker with trainAfterEndOfTurn false", () => {
+    const rendered = renderWithSpans(chatml.templateFor(false), { messages, tools: null, source: "a.jsonl:1" }, { ...options, trainAfterEndOfTurn: false })
+    expect(rendered.spans.map((s) => rendered.text.slice(s.start, s.end))).toEqual(["Hello<|im_end|>", "See you<|im_end|>"])
+  })
+
+  it("run to the end of the text after the last message (Phi-3's <|end|>\\n<|endoftext|>)", () => {
+    const phi3 = resolveTemplateSource({ kwargs: {} }, `${fixtures}phi-3-mini`)
+    const phiOptions = { variables: phi3.variables, endOfTurn: "<|end|>", specialTokens: phi3.specialTokens, trainAfterEndOfTurn: true }
+    const rendered = new SpanFinder(phi3.templateFor(false), phiOptions).find({ messages, tools: null, source: "a.jsonl:1" })
+    expect(rendered.spans.map((s) => rendered.text.slice(s.start, s.end))).toEqual(["Hello<|end|>\n", "See you<|end|>\n<|endoftext|>"])
   })
 
   it("reject a template that is not prefix-stable, naming the row", () => {
@@ -121,7 +133,12 @@ describe("SpanFinder (one render per conversation)", () => {
     it(`${c.name}: equals the prefix method on GSM8K, mostly from the cached shape`, () => {
       const source = resolveTemplateSource({ kwargs: c.kwargs }, c.dir)
       const template = source.templateFor(false)
-      const options = { variables: source.variables, endOfTurn: deriveEndOfTurn(template, source.variables, source.specialTokens), specialTokens: source.specialTokens }
+      const options = {
+        variables: source.variables,
+        endOfTurn: deriveEndOfTurn(template, source.variables, source.specialTokens),
+        specialTokens: source.specialTokens,
+        trainAfterEndOfTurn: true
+      }
       const finder = new SpanFinder(template, options)
       for (const conversation of gsm8k) expect(finder.find(conversation)).toEqual(renderWithSpans(template, conversation, options))
       expect(finder.counts.shape).toBeGreaterThan(gsm8k.length / 2)
@@ -131,7 +148,7 @@ describe("SpanFinder (one render per conversation)", () => {
   it("falls back to the prefix method when the template rewrites a content", () => {
     const source = resolveTemplateSource({ kwargs: {} }, `${fixtures}qwen3`)
     const template = source.templateFor(false)
-    const options = { variables: source.variables, endOfTurn: "<|im_end|>", specialTokens: source.specialTokens }
+    const options = { variables: source.variables, endOfTurn: "<|im_end|>", specialTokens: source.specialTokens, trainAfterEndOfTurn: true }
     const finder = new SpanFinder(template, options)
     const plain = { messages: [{ role: "user", content: "Q" }, { role: "assistant", content: "A" }], tools: null, source: "a:1" }
     const reasoning = { messages: [{ role: "user", content: "Q" }, { role: "assistant", content: "<think>\nhm\n</think>\n\nA" }], tools: null, source: "a:2" }

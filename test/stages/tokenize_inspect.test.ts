@@ -21,7 +21,8 @@ const example = () => {
   const rendered = renderWithSpans(template, { messages, tools: null, source: "x.jsonl:1" }, {
     variables: source.variables,
     endOfTurn: deriveEndOfTurn(template, source.variables, source.specialTokens),
-    specialTokens: source.specialTokens
+    specialTokens: source.specialTokens,
+    trainAfterEndOfTurn: true
   })
   const encoder = loadEncoder(`${qwen3}/tokenizer.json`)
   const { examples } = tokenizeRows(encoder, [{ ...rendered, source: "x.jsonl:1" }], {
@@ -41,7 +42,7 @@ describe("tokenize inspect", () => {
     expect(out.split("\n")[0]).toBe(legend(false))
     expect(out).toContain("── row 0 (x.jsonl:1): ")
     // <think> and </think> are added tokens of Qwen3, so they are marked like special tokens.
-    expect(out).toContain("⟪<|im_start|>⟫user↵\nWhat is 2+2?⟪<|im_end|>⟫↵\n⟪<|im_start|>⟫assistant↵\n⟪<think>⟫↵\n↵\n⟪</think>⟫↵\n↵\n⟦It is 4 🙂⟧⟦⟪<|im_end|>⟫⟧↵\n")
+    expect(out).toContain("⟪<|im_start|>⟫user↵\nWhat is 2+2?⟪<|im_end|>⟫↵\n⟪<|im_start|>⟫assistant↵\n⟪<think>⟫↵\n↵\n⟪</think>⟫↵\n↵\n⟦It is 4 🙂⟧⟦⟪<|im_end|>⟫⟧⟦↵\n⟧")
     // Removing the markers gives back the rendered text.
     const body = out.split("\n").slice(3).join("\n")
     expect(body.replace(/[⟦⟧⟪⟫]/g, "").replaceAll("↵\n", "\n")).toBe(text)

@@ -4,20 +4,14 @@
  * counted skips, and `inspect` on the stored output. Every row's ids are compared with the
  * tokenizer library's own `encode` of the rendered text (the positioned encoder must not change ids).
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
-import * as arrow from "apache-arrow"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { buildGraph, definePipeline } from "../../src/Pipeline.ts"
-import { runPipeline } from "../../src/runner/Runner.ts"
-import { layerMemory } from "../../src/store/MemoryStore.ts"
-import type { Digest } from "../../src/store/Store.ts"
-import { Store } from "../../src/store/Store.ts"
 import { load } from "../../stages/load.ts"
 import { template } from "../../stages/template.ts"
 import { loadEncoder, tokenize } from "../../stages/tokenize.ts"
 import { fixtures } from "../support/fixtures.ts"
+import { runStages } from "./runStages.ts"
 
 const qwen3 = `${fixtures}/tokenizers/qwen3`
 const phi3 = `${fixtures}/tokenizers/phi-3-mini`
@@ -30,40 +24,24 @@ interface Setup {
   readonly tokenizeConfig?: Record<string, unknown>
 }
 
-const run = (setup: Setup) =>
-  Effect.gen(function*() {
-    const pipeline = definePipeline({ name: "tokenize-test", seed: 1 }, (p) => {
-      const data = p.add(load, { inputs: { train: p.file(setup.data) }, config: setup.loadConfig ?? {} })
-      const model = p.dir(setup.dir)
-      const rendered = p.add(template, { inputs: { conversations: data.train, tokenizer: model }, config: setup.templateConfig ?? {} })
-      p.add(tokenize, {
-        inputs: { rows: rendered.rendered, tokenizer: p.file(`${setup.dir}/tokenizer.json`) },
-        config: setup.tokenizeConfig ?? {}
-      })
+const run = async (setup: Setup) => {
+  const result = await runStages({ name: "tokenize-test", file: join(import.meta.dirname, "tokenize_pipeline.test.ts") }, (p) => {
+    const data = p.add(load, { inputs: { train: p.file(setup.data) }, config: setup.loadConfig ?? {} })
+    const model = p.dir(setup.dir)
+    const rendered = p.add(template, { inputs: { conversations: data.train, tokenizer: model }, config: setup.templateConfig ?? {} })
+    p.add(tokenize, {
+      inputs: { rows: rendered.rendered, tokenizer: p.file(`${setup.dir}/tokenizer.json`) },
+      config: setup.tokenizeConfig ?? {}
     })
-    const record = yield* runPipeline({
-      file: join(import.meta.dirname, "tokenize_pipeline.test.ts"),
-      graph: buildGraph(pipeline, import.meta.dirname),
-      overrides: [],
-      sanity: false,
-      force: [],
-      reporter: { event: () => undefined, close: () => undefined }
-    })
-    const store = yield* Store
-    const stage = (id: string) => record.stages.find((s) => s.id === id)!
-    const table = (id: string, name: string) => {
-      const ref = stage(id).outputs?.[name]
-      return ref === undefined
-        ? Effect.succeed(undefined)
-        : store.readBytes({ digest: ref.digest as Digest, size: ref.size }).pipe(Effect.map((bytes) => arrow.tableFromIPC(bytes)))
-    }
-    return {
-      template: stage("template"),
-      tokenize: stage("tokenize"),
-      rendered: yield* table("template", "rendered"),
-      tokens: yield* table("tokenize", "tokens")
-    }
-  }).pipe(Effect.provide(layerMemory.pipe(Layer.provide(NodeServices.layer))), Effect.runPromise)
+  })
+  const ran = (id: string) => result.stage(id).status === "ran"
+  return {
+    template: result.stage("template"),
+    tokenize: result.stage("tokenize"),
+    rendered: ran("template") ? result.table("template", "rendered") : undefined,
+    tokens: ran("tokenize") ? result.table("tokenize", "tokens") : undefined
+  }
+}
 
 describe("template → tokenize through the engine", () => {
   it("tokenizes the glaive tool-call dataset with Qwen3 (tools, tool turns), ids equal to the library's", async () => {
@@ -77,13 +55,14 @@ describe("template → tokenize through the engine", () => {
     expect(result.tokenize.metrics).toMatchObject({ examples: 300, skippedNoTrainedTokens: 0, droppedTooLong: 0 })
     const encoder = loadEncoder(`${qwen3}/tokenizer.json`)
     const imEnd = 151645
+    const newline = 198
     let trainedTotal = 0
     for (let i = 0; i < tokens.numRows; i++) {
       const text = rendered.getChild("text")!.get(i) as string
       const ids = [...tokens.getChild("input_ids")!.get(i)!.toArray()]
       const labels = [...tokens.getChild("labels")!.get(i)!.toArray()]
       expect(ids).toEqual(encoder.tokenizer.encode(text, { add_special_tokens: false }).ids)
-      // One trained run per span, each ending with <|im_end|>.
+      // One trained run per span, each ending with <|im_end|> and the newline after it (as TRL trains).
       const runs: Array<Array<number>> = []
       labels.forEach((label, t) => {
         if (label === -100) return
@@ -91,7 +70,7 @@ describe("template → tokenize through the engine", () => {
         runs.at(-1)!.push(label)
       })
       expect(runs.length).toBe(rendered.getChild("spans")!.get(i)!.length)
-      for (const r of runs) expect(r.at(-1)).toBe(imEnd)
+      for (const r of runs) expect(r.slice(-2)).toEqual([imEnd, newline])
       trainedTotal += runs.flat().length
     }
     expect(result.tokenize.metrics?.trainedTokens).toBe(trainedTotal)

@@ -8,7 +8,14 @@ apply_chat_template(..., return_assistant_tokens_mask=True) with a tokenizers-ba
 (PreTrainedTokenizerFast(tokenizer_file=...), never AutoTokenizer: see fixtures/SOURCES.md).
 Writes [{input_ids, assistant_masks}] to stdout. With the argument `templates` it writes the
 marked templates instead (the tests also render them with our {% generation %} support).
+
+Each template comes in two variants (a case's `variant`): `marker`, whose blocks end at the end-of-turn
+token, and `trl`, whose blocks also hold what follows it up to the next turn and, after the last
+message, the rest of the text, as TRL's own training templates do (trl/chat_templates:
+qwen3_training.jinja ends its block after '<|im_end|>\n', phi3_training.jinja after '<|end|>\n' and
+wraps the final EOS).
 """
+import re
 import json
 import os
 import sys
@@ -158,9 +165,29 @@ TEMPLATES = {"chatml": lambda: CHATML, "llama3": lambda: LLAMA3, "phi-3-mini": p
              "qwen2.5": qwen25, "qwen3": qwen3}
 
 
+def phi3_trl():
+    """Phi-3 with its final EOS inside the last assistant block (one block per turn, rendering as stock)."""
+    t = replace_once(
+        phi3(),
+        "{% endgeneration %}{{'\\n'}}",
+        "{{'\\n'}}{% if loop.last and not add_generation_prompt %}{{ eos_token }}{% endif %}{% endgeneration %}",
+    )
+    return replace_once(t, "{% else %}{{ eos_token }}{% endif %}", "{% elif messages[-1]['role'] != 'assistant' %}{{ eos_token }}{% endif %}")
+
+
+def trl_variant(name):
+    if name == "phi-3-mini":
+        return phi3_trl()
+    # The '\n' a template writes right after a block moves into it.
+    return re.sub(r"\{% endgeneration %\}(\{\{-? ?'\\n' ?\}\})", r"\1{% endgeneration %}", TEMPLATES[name]())
+
+
+VARIANTS = {"marker": lambda name: TEMPLATES[name](), "trl": trl_variant}
+
+
 def main():
     if sys.argv[1:] == ["templates"]:
-        json.dump({name: make() for name, make in TEMPLATES.items()}, sys.stdout)
+        json.dump({variant: {name: make(name) for name in TEMPLATES} for variant, make in VARIANTS.items()}, sys.stdout)
         return
     cases = json.load(sys.stdin)
     tokenizers = {}
@@ -175,7 +202,7 @@ def main():
         result = tok.apply_chat_template(
             case["messages"],
             tools=case.get("tools"),
-            chat_template=TEMPLATES[case["template"]](),
+            chat_template=VARIANTS[case["variant"]](case["template"]),
             tokenize=True,
             return_dict=True,
             return_assistant_tokens_mask=True,
