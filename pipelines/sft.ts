@@ -10,40 +10,15 @@
  *   pipeline export last ./identity-model
  */
 import { definePipeline } from "../src/index.ts"
-import { load } from "../stages/load.ts"
-import { pack } from "../stages/pack.ts"
-import { template } from "../stages/template.ts"
-import { tokenize } from "../stages/tokenize.ts"
-import { evaluate } from "../stages/evaluate.ts"
-import { exportModel } from "../stages/export.ts"
-import { selectBest } from "../stages/selectBest.ts"
-import { train } from "../stages/train.ts"
-
-const maxSeqLength = 1024
+import { identityDag } from "./identityDag.ts"
 
 export default definePipeline({ name: "sft", seed: 42 }, (p) => {
   const model = p.dir("data/model")
-  const tokenizer = p.file("data/model/tokenizer.json")
-
-  const data = p.add(load, {
-    inputs: { train: p.file("data/identity.json") },
-    config: { format: "alpaca", replace: { "{{name}}": "Ada", "{{author}}": "the SFT pipeline team" }, validationFraction: 0.1 }
-  })
-
-  const packed = (["train", "validation"] as const).map((split) => {
-    const suffix = split === "train" ? "" : "_eval"
-    const rendered = p.add(template, { name: `template${suffix}`, inputs: { conversations: data[split], tokenizer: model } })
-    const tokens = p.add(tokenize, {
-      name: `tokenize${suffix}`,
-      inputs: { rows: rendered.rendered, tokenizer },
-      config: { maxSeqLength, truncation: "drop" }
-    })
-    return p.add(pack, { name: `pack${suffix}`, inputs: { tokens: tokens.tokens }, config: { maxSeqLength } }).packed
-  })
-
-  const trained = p.add(train, {
-    inputs: { train: packed[0]!, validation: packed[1]!, model },
-    config: {
+  identityDag(p, {
+    model,
+    tokenizer: p.file("tokenizer.json", { in: model }),
+    // 90 steps from scratch: the held-out answers name the assistant from about step 60 on.
+    train: {
       fromScratch: true,
       learningRate: 3e-3,
       numTrainEpochs: 30,
@@ -56,12 +31,4 @@ export default definePipeline({ name: "sft", seed: 42 }, (p) => {
       evalOnStart: true
     }
   })
-
-  // Held-out questions answered by each checkpoint: does the answer name the assistant?
-  const scores = p.add(evaluate, {
-    inputs: { checkpoints: trained.checkpoints, validation: packed[1]!, prompts: data.validation, tokenizer: model },
-    config: { maxNewTokens: 64, metric: { type: "contains", text: "Ada" } }
-  })
-  const best = p.add(selectBest, { inputs: { metrics: scores.metrics, checkpoints: trained.checkpoints } })
-  p.add(exportModel, { inputs: { model: best.model, tokenizer: model, metrics: scores.metrics } })
 })

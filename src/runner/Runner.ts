@@ -501,6 +501,11 @@ export const runPipeline = (
     const importExternal = (node: Extract<PipelineNode, { kind: "file" | "dir" }>, rehash: boolean) => {
       const say = (message: string) => warn(node.id, message)
       return (node.kind === "file" ? importFile(cache, node.path, say, { rehash }) : importDir(cache, node.path, say, { rehash })).pipe(
+        Effect.mapError((error) =>
+          error._tag === "MissingInput" && node.name !== undefined
+            ? new MissingInput({ path: error.path, message: `${error.message}; point input "${node.name}" elsewhere with --set ${node.name}.path=<path>` })
+            : error
+        ),
         Effect.tap((artifact) =>
           Effect.sync(() => {
             const index = external.findIndex((entry) => entry.id === node.id)

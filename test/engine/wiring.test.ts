@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest"
 import { Blob, definePipeline, defineStage, Table, tableFrom, tableSchema } from "../../src/index.ts"
 import { buildGraph, PipelineShapeError } from "../../src/Pipeline.ts"
 import type { PipelineGraph, StageNode } from "../../src/Pipeline.ts"
+import { configure, parseOverride } from "../../src/runner/Config.ts"
 import { runPipeline } from "../../src/runner/Runner.ts"
 import { layerMemory } from "../../src/store/MemoryStore.ts"
 
@@ -107,5 +108,54 @@ describe("graph checks", () => {
       }), "/")
     )
     expect(message).toBe('stage "pass" (pass), input "numbers": expects a table, got output "report" of "source", a file (blob)')
+  })
+})
+
+describe("named inputs", () => {
+  const reads = defineStage({
+    name: "reads",
+    module: import.meta.url,
+    config: Schema.Struct({}),
+    inputs: { file: Blob() },
+    outputs: { report: Blob() },
+    run: () => Effect.succeed({ outputs: { report: new Uint8Array() } })
+  })
+  const pipeline = definePipeline({ name: "named" }, (p) => {
+    const model = p.dir("models/base", { name: "model" })
+    p.add(reads, { inputs: { file: p.file("tokenizer.json", { in: model }) } })
+    p.add(reads, { name: "plain", inputs: { file: p.file("data/a.txt") } })
+  })
+  const externals = (graph: PipelineGraph) =>
+    graph.nodes.flatMap((node) => node.kind === "stage" ? [] : [{ id: node.id, path: node.path, relPath: node.relPath }])
+
+  it("take their default path, or the one given for the run, and files inside them follow", () => {
+    expect(externals(buildGraph(pipeline, "/repo/pipelines"))).toEqual([
+      { id: "dir:model", path: "/repo/pipelines/models/base", relPath: "models/base" },
+      { id: "file:model/tokenizer.json", path: "/repo/pipelines/models/base/tokenizer.json", relPath: "models/base/tokenizer.json" },
+      { id: "file:data/a.txt", path: "/repo/pipelines/data/a.txt", relPath: "data/a.txt" }
+    ])
+    const moved = buildGraph(pipeline, "/repo/pipelines", new Map([["model", "/hub/qwen"], ["plain", "/ignored"]]))
+    expect(externals(moved).slice(0, 2)).toEqual([
+      { id: "dir:model", path: "/hub/qwen", relPath: "/hub/qwen" },
+      { id: "file:model/tokenizer.json", path: "/hub/qwen/tokenizer.json", relPath: "/hub/qwen/tokenizer.json" }
+    ])
+  })
+
+  it("share one namespace with stage instances, and `in` takes only a directory", () => {
+    expect(shapeError(() => buildGraph(definePipeline({ name: "clash" }, (p) => {
+      p.add(reads, { name: "model", inputs: { file: p.file("a.txt", { name: "model" }) } })
+    }), "/"))).toContain(`two stage instances or inputs are named "model"`)
+    expect(shapeError(() => buildGraph(definePipeline({ name: "inFile" }, (p) => {
+      p.add(reads, { inputs: { file: p.file("b.txt", { in: p.file("a.txt") as never }) } })
+    }), "/"))).toContain("`in` must be a p.dir handle")
+  })
+
+  it("take only --set <name>.path, and an unknown name lists the inputs", async () => {
+    const graph = buildGraph(pipeline, "/repo/pipelines")
+    const configured = (text: string) =>
+      Effect.runPromise(Effect.flip(parseOverride(text).pipe(Effect.flatMap((o) => configure(graph, [o])))))
+    expect((await configured("model.revision=main")).message).toBe(`input "model" takes only --set model.path=<path>`)
+    expect((await configured("modle.path=/x")).message).toBe(`no stage instance "modle" (instances: reads, plain; inputs: model)`)
+    await expect(Effect.runPromise(parseOverride("model.path=/hub/qwen").pipe(Effect.flatMap((o) => configure(graph, [o]))))).resolves.toBeDefined()
   })
 })

@@ -6,18 +6,13 @@
  * torch's own rounding of the fp32 one.
  */
 import * as arrow from "apache-arrow"
-import { Effect } from "effect"
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { loadHfModel } from "../../native/hfConfig.ts"
-import { NativeModel } from "../../native/index.ts"
-import { readPrompts } from "../../stages/evaluate/prompts.ts"
-import type { ConversationColumns } from "../../stages/schemas/conversation.ts"
-import { maxAbsDiff } from "../native/compare.ts"
 import { pipelineCli } from "../support/cli.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
+import { checkExport } from "./exportCheck.ts"
 
 const oracle = (name: string) => join(import.meta.dirname, "..", "stages", "oracle", name)
 const readTable = (file: string) => arrow.tableFromIPC(readFileSync(file))
@@ -59,32 +54,7 @@ describeOracle("the default pipeline", () => {
     expect(again.code).toBe(1)
     expect(again.stderr).toContain("is not empty; pass --force")
 
-    const load = join(root, "load")
-    expect((await cli("export", "last", load, "--stage", "load")).code).toBe(0)
-    const heldOut = readTable(join(load, "validation.arrow")) as unknown as arrow.Table<ConversationColumns>
-    const evaluation = join(root, "evaluation")
-    // The card names the step of the checkpoint select-best picked.
-    const chosen = Number(/from step (\d+)/.exec(readFileSync(join(out, "README.md"), "utf8"))![1])
-    const samples = rows(readTable(join(evaluation, "samples.arrow"))).filter((s) => s.step === chosen)
-    const conversations = heldOut.toArray().map((row) => [...row.toJSON().messages].map((m: any) => ({ role: m.role, content: m.content })))
-    const logitsDir = join(root, "logits")
-    mkdirSync(logitsDir)
-    const theirs = JSON.parse(runOracle(oracle("exported_model.py"), [], JSON.stringify({ dir: out, out: logitsDir, conversations, max_new_tokens: 64 })))
-    // Our prompts from the exported directory's own tokenizer files and template.
-    const ours = readPrompts(heldOut, out, { kwargs: {} }, undefined)
-    const model = await Effect.runPromise(loadHfModel(out))
-    const native = NativeModel.create(model.config, model.weights, { threads: 2 })
-    expect(theirs).toHaveLength(samples.length)
-    for (const [i, prompt] of ours.prompts.entries()) {
-      expect(theirs[i].prompt, prompt.source).toBe(prompt.text)
-      expect(theirs[i].ids, prompt.source).toEqual(Array.from(prompt.ids))
-      expect(samples[i]!.prompt).toBe(prompt.text)
-      const positions = Int32Array.from(prompt.ids, (_, t) => t)
-      const logits = await native.logits({ inputIds: prompt.ids, labels: prompt.ids, positionIds: positions, cuSeqlens: Int32Array.from([0, prompt.ids.length]) })
-      const reference = new Float32Array(readFileSync(join(logitsDir, `logits-${i}.f32`)).buffer.slice(0))
-      expect(maxAbsDiff(logits, reference), prompt.source).toBeLessThanOrEqual(1e-4)
-      expect(theirs[i].text.trim(), prompt.source).toBe(samples[i]!.generated)
-    }
+    await checkExport(cli, out, mkdtempSync(join(root, "check-")), 64)
   }, 300_000)
 
   it("reruns evaluate and what follows when only its config changes, never train", async () => {

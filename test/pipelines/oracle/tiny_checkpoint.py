@@ -16,8 +16,10 @@ request = json.load(sys.stdin)
 tokenizer = AutoTokenizer.from_pretrained(request["tokenizer"])
 shape = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
              num_key_value_heads=2, max_position_embeddings=2048, vocab_size=len(tokenizer))
-extra = {"qwen3": dict(head_dim=16), "mistral": dict(sliding_window=None)}.get(request["architecture"], {})
-config = AutoConfig.for_model(request["architecture"], tie_word_embeddings=False, **shape, **extra)
+# Qwen's small models tie the embeddings (which also halves a 152k-token vocabulary's weights).
+extra = {"qwen2": dict(tie_word_embeddings=True), "qwen3": dict(head_dim=16, tie_word_embeddings=True),
+         "mistral": dict(sliding_window=None)}.get(request["architecture"], dict(tie_word_embeddings=False))
+config = AutoConfig.for_model(request["architecture"], **shape, **extra)
 torch.manual_seed(request["seed"])
 model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
 model.save_pretrained(request["out"])
