@@ -9,6 +9,8 @@
  * A line with an invalid UTF-8 byte is one invalid row (`invalid.invalid_utf8`), not a bad file; so
  * are an empty assistant reply and a conversation whose last turn is not the assistant's.
  *
+ * A `--sanity` run keeps the first `sanityExamples` valid rows of each file.
+ *
  * GSM8K (`{question, answer}`): `{ ...gsm8k }` from ./formats/promptCompletion.ts, i.e.
  * `format: "prompt_completion", promptField: "question", completionField: "answer"`.
  */
@@ -46,7 +48,9 @@ export const LoadConfig = Schema.Struct({
   /** Literal replacements in every message's content, e.g. `{ "{{name}}": "Ada" }` for identity.json. */
   replace: Schema.Record(Schema.String, Schema.String).pipe(withDefault({})),
   /** How many reports the failure message lists before "... and N more". */
-  maxReports: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).pipe(withDefault(20))
+  maxReports: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).pipe(withDefault(20)),
+  /** A `--sanity` run keeps the first this many valid rows of each file (the TRL chapter's 50 to 100). */
+  sanityExamples: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100_000 })).pipe(withDefault(100))
 })
 
 /** The decoded config. */
@@ -87,7 +91,8 @@ const countMetrics = (reads: ReadonlyArray<DatasetRead>): Record<string, number>
 export const loadDatasets = (
   files: { readonly train: DatasetFile; readonly validation?: DatasetFile | undefined },
   config: LoadConfig,
-  seed: number
+  seed: number,
+  sanity = false
 ): Effect.Effect<Loaded, StageFailure> =>
   Effect.gen(function*() {
     if (files.validation !== undefined && config.validationFraction > 0) {
@@ -113,9 +118,10 @@ export const loadDatasets = (
         ].join("\n")
       )
     }
+    const kept = (rows: ReadonlyArray<LoadedRow>) => (sanity ? rows.slice(0, config.sanityExamples) : rows)
     const split = validation === undefined
-      ? splitByFraction(train.rows, config.validationFraction, config.dataSeed ?? seed)
-      : { train: train.rows, validation: validation.rows }
+      ? splitByFraction(kept(train.rows), config.validationFraction, config.dataSeed ?? seed)
+      : { train: kept(train.rows), validation: kept(validation.rows) }
     if (split.train.length === 0) {
       return yield* failure(`${files.train.name}: no valid rows left for training (${rowsRead} read, ${rowsInvalid} invalid)`)
     }
@@ -127,6 +133,7 @@ export const loadDatasets = (
       rowsTrain: split.train.length,
       rowsValidation: split.validation.length,
       replacements: reads.reduce((sum, read) => sum + read.replacements, 0),
+      ...(sanity ? { sanityExamples: config.sanityExamples } : {}),
       ...countMetrics(reads)
     }
     const ignored = reads.flatMap((read) =>
@@ -145,7 +152,7 @@ const readBlob = (blob: BlobRef): Effect.Effect<DatasetFile, StageFailure> =>
 export const load = defineStage({
   name: "load",
   module: import.meta.url,
-  reads: (config) => (config.dataSeed === undefined ? ["seed"] : []),
+  reads: (config) => (config.dataSeed === undefined ? ["seed", "sanity"] : ["sanity"]),
   config: LoadConfig,
   inputs: { train: Blob(), validation: Optional(Blob()) },
   outputs: { train: Table(conversationSchema), validation: Table(conversationSchema) },
@@ -153,8 +160,9 @@ export const load = defineStage({
     Effect.gen(function*() {
       const train = yield* readBlob(ctx.inputs.train)
       const validation = ctx.inputs.validation === undefined ? undefined : yield* readBlob(ctx.inputs.validation)
-      const loaded = yield* loadDatasets({ train, validation }, ctx.config, ctx.config.dataSeed ?? ctx.seed)
+      const loaded = yield* loadDatasets({ train, validation }, ctx.config, ctx.config.dataSeed ?? ctx.seed, ctx.sanity)
       for (const line of loaded.log) ctx.log(line)
+      if (ctx.sanity) ctx.log(`sanity check: the first ${ctx.config.sanityExamples} valid rows of each file`)
       return {
         outputs: { train: toConversationTable(loaded.train), validation: toConversationTable(loaded.validation) },
         metrics: loaded.metrics

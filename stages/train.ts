@@ -115,7 +115,12 @@ export const train = defineStage({
       }
 
       const table = ctx.inputs.train
-      if (table.numRows === 0) return yield* Effect.fail(failure("the train table has no rows"))
+      if (table.numRows === 0) {
+        return yield* Effect.fail(failure(
+          "the train table has no rows: upstream, every example was dropped or had no trained token (pipeline show <run> " +
+            "lists tokenize's droppedTooLong and skippedNoTrainedTokens; pipeline inspect <run> tokenize shows the masks)"
+        ))
+      }
       const trainRows = readPackedRows(table)
       const accumulation = config.gradientAccumulationSteps
       const plan = planSteps(table.numRows, {

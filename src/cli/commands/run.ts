@@ -6,6 +6,10 @@
  */
 import { join, resolve } from "node:path"
 import { Effect, Option } from "effect"
+import { stageNodes } from "../../Pipeline.ts"
+import type { PipelineGraph } from "../../Pipeline.ts"
+import type { AnyStage } from "../../Stage.ts"
+import type { RunRecord } from "../../runner/Records.ts"
 import { runPipeline } from "../../runner/Runner.ts"
 import { parseOverride } from "../../runner/Config.ts"
 import type { Reporter } from "../../runner/Reporter.ts"
@@ -14,6 +18,7 @@ import { tensorBoardReporter } from "../../telemetry/TensorBoardReporter.ts"
 import { duration } from "../Format.ts"
 import { liveReporter } from "../LiveReporter.ts"
 import { loadPipeline } from "../LoadPipeline.ts"
+import { stageView } from "./inspect.ts"
 import { plainReporter } from "../PlainReporter.ts"
 import { readRun } from "../RunRef.ts"
 import { runLogReporter } from "../RunLog.ts"
@@ -108,5 +113,24 @@ export const run = (args: RunArgs) =>
     if (record.status !== "succeeded") {
       process.stderr.write(`error: ${record.error ?? record.status}\n`)
       process.exitCode = 1
+    } else if (args.sanity) {
+      yield* sanityReport(graph, record)
     }
+  })
+
+/**
+ * The end of a `--sanity` run: each stage's own view of what it made, two rows each (decoded
+ * examples with their masks, the loss trajectory and its verdict, generated answers), so a person
+ * reads what a full run would train on before paying for it.
+ */
+const sanityReport = (graph: PipelineGraph, record: RunRecord) =>
+  Effect.gen(function*() {
+    const out = ["", "SANITY CHECK: what each stage made (pipeline inspect <run> <stage> shows more)"]
+    for (const node of stageNodes(graph)) {
+      const entry = record.stages.find((stage) => stage.id === node.id)
+      if (node.stage.inspect === undefined || entry?.outputs === undefined) continue
+      const view = yield* stageView(node.stage as AnyStage, entry, 2)
+      out.push("", `── ${node.id} ──`, view.trimEnd())
+    }
+    process.stdout.write(out.join("\n") + "\n")
   })
