@@ -246,7 +246,8 @@ export const buildGraph = (pipeline: Pipeline, baseDir: string, paths: ReadonlyM
     add: (stage, options) => {
       const id = options.name ?? stage.name
       if (!namePattern.test(id)) throw new PipelineShapeError(`instance name "${id}" must match ${namePattern}`)
-      if (byId.has(id) || names.has(id)) throw new PipelineShapeError(`two stage instances or inputs are named "${id}": pass a distinct name to p.add`)
+      if (byId.has(id)) throw new PipelineShapeError(`two stage instances are named "${id}": pass a distinct name to p.add`)
+      if (names.has(id)) throw new PipelineShapeError(`an input is named "${id}" too: pass a distinct name to p.add`)
       names.add(id)
       const inputs: Record<string, Handle<ArtifactSpec> | undefined> = {}
       const wired = options.inputs as Readonly<Record<string, Handle<ArtifactSpec> | undefined>>

@@ -144,7 +144,7 @@ describe("named inputs", () => {
   it("share one namespace with stage instances, and `in` takes only a directory", () => {
     expect(shapeError(() => buildGraph(definePipeline({ name: "clash" }, (p) => {
       p.add(reads, { name: "model", inputs: { file: p.file("a.txt", { name: "model" }) } })
-    }), "/"))).toContain(`two stage instances or inputs are named "model"`)
+    }), "/"))).toContain(`an input is named "model" too: pass a distinct name to p.add`)
     expect(shapeError(() => buildGraph(definePipeline({ name: "inFile" }, (p) => {
       p.add(reads, { inputs: { file: p.file("b.txt", { in: p.file("a.txt") as never }) } })
     }), "/"))).toContain("`in` must be a p.dir handle")

@@ -476,6 +476,11 @@ describe("disk store", () => {
     const pid = await new Promise<number>((resolve) => shell.stdout!.once("data", (chunk) => resolve(Number(String(chunk).trim()))))
     const owner = { pid, host: Owners.self.host }
     const before = Owners.isDead(owner)
+    // Until the shell has become `sleep`, it may still reap the child itself (seen under load).
+    for (let waited = 0; readFileSync(`/proc/${shell.pid}/comm`, "utf8").trim() !== "sleep"; waited += 10) {
+      if (waited > 5000) throw new Error("the shell did not exec sleep within 5 s")
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
     process.kill(pid, "SIGKILL")
     await new Promise((resolve) => setTimeout(resolve, 200))
     const zombie = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z")
