@@ -81,8 +81,8 @@ export const evaluate = defineStage({
     checkpoints: Files(),
     validation: Optional(Table(packedSchema)),
     prompts: Optional(Table(conversationSchema)),
-    /** The model directory: tokenizer.json, and tokenizer_config.json for the template. */
-    tokenizer: Files()
+    /** The model directory (tokenizer.json, the template): needed with prompts. */
+    tokenizer: Optional(Files())
   },
   outputs: { metrics: Table(evalMetricsSchema), samples: Table(samplesSchema) },
   run: (ctx) =>
@@ -93,8 +93,12 @@ export const evaluate = defineStage({
       if (steps.length === 0) return yield* Effect.fail(failure("the checkpoints input holds no checkpoint-<step>/ directory"))
       const batches = ctx.inputs.validation === undefined ? [] : validationBatches(ctx.inputs.validation, config.perDeviceEvalBatchSize)
       const held = ctx.inputs.prompts
+      const tokenizer = ctx.inputs.tokenizer
+      if (held !== undefined && tokenizer === undefined) {
+        return yield* Effect.fail(failure("prompts need the tokenizer input (the model directory) to be rendered and decoded"))
+      }
       const prompts: Prompts | undefined = held === undefined ? undefined : yield* Effect.try({
-        try: () => readPrompts(held, ctx.inputs.tokenizer.dir, { ...config, kwargs: config.chatTemplateKwargs }, config.maxPrompts),
+        try: () => readPrompts(held, tokenizer!.dir, { ...config, kwargs: config.chatTemplateKwargs }, config.maxPrompts),
         catch: (error) => failure(`prompts: ${(error as Error).message}`, error)
       })
       for (const source of prompts?.skipped ?? []) ctx.log(`${source}: skipped: the last turn is not the assistant's, nothing to answer`)

@@ -6,7 +6,7 @@
  */
 import { Effect, Option, Schema } from "effect"
 import { createHash } from "node:crypto"
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import type { Dirent } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, relative } from "node:path"
@@ -15,9 +15,11 @@ import { readHfConfig } from "../../native/hfConfig.ts"
 import { initWeights } from "../../native/init.ts"
 import { readSafetensors } from "../../native/safetensors.ts"
 import { StageFailure } from "../../src/index.ts"
-import type { Checkpoints } from "../../src/index.ts"
+import type { Checkpoints, FilesRef } from "../../src/index.ts"
 import { packDocuments, toPackedTable } from "../../stages/pack.ts"
 import type { Document } from "../../stages/pack.ts"
+import { evaluate, EvaluateConfig } from "../../stages/evaluate.ts"
+import { selectBest, SelectBestConfig } from "../../stages/selectBest.ts"
 import { lossVerdict, train, TrainConfig } from "../../stages/train.ts"
 import { rotate } from "../../stages/train/hfCheckpoint.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
@@ -69,6 +71,25 @@ const run = (config: Record<string, unknown>, checkpoints: Checkpoints) =>
     sanity: false,
     checkpoints
   })))
+
+/** A directory output as the next stage's input sees it (digests as the engine computes them). */
+const filesRef = (dir: string): FilesRef => ({
+  dir,
+  files: Object.entries(filesOf(dir)).map(([path, digest]) => ({ path, digest, size: statSync(join(dir, path)).size }))
+})
+
+/** A run context for calling a stage's `run` directly. */
+const stageContext = <C, I>(config: C, inputs: I) => ({
+  config,
+  inputs,
+  seed: 7,
+  tmpDir: mkdtempSync(join(scratch, "stage-")),
+  progress: () => undefined,
+  log: () => undefined,
+  scalars: () => undefined,
+  sanity: false,
+  checkpoints: memoryCheckpoints(new Map())
+})
 
 const weightsOf = (dir: string) => readFileSync(join(dir, "model.safetensors"))
 /** Every file under `dir` by relative path, with the sha256 of its bytes. */
@@ -192,6 +213,17 @@ describe("kept checkpoints", () => {
     const initial = initWeights(hf.config, { seed: 7, initializerRange: Number(hf.json.initializer_range) })
     const zero = await Effect.runPromise(readSafetensors(join(dir, "checkpoint-0", "model.safetensors")))
     expect(zero["lm_head.weight"]!.data).toEqual(initial["lm_head.weight"])
+
+    // evaluate scores the kept checkpoints and select-best, asked the same question, picks the oldest.
+    const scored = await Effect.runPromise(Effect.scoped(evaluate.run({
+      ...stageContext(Schema.decodeUnknownSync(EvaluateConfig)({}), { checkpoints: filesRef(dir), validation: packed, prompts: undefined, tokenizer: undefined })
+    })))
+    const picked = await Effect.runPromise(Effect.scoped(selectBest.run({
+      ...stageContext(Schema.decodeUnknownSync(SelectBestConfig)({ greaterIsBetter: true }), { metrics: scored.outputs.metrics, checkpoints: filesRef(dir) })
+    })))
+    expect(scored.outputs.metrics.toArray().map((row) => row.checkpoint)).toEqual(["checkpoint-0", "checkpoint-8"])
+    expect(picked.metrics).toMatchObject({ checkpoint: "checkpoint-0" })
+    expect(weightsOf(picked.outputs.model.dir).equals(weightsOf(join(dir, "checkpoint-0")))).toBe(true)
 
     // The usual direction: the lowest validation loss, here the last step's.
     const best = await run(config, memoryCheckpoints(new Map()))
