@@ -67,6 +67,14 @@ const nothingKept = () => Effect.succeed({ objects: new Set<Digest>(), keys: new
 /** A pid that certainly belonged to a process which has exited. */
 const deadPid = (): number => spawnSync(process.execPath, ["-e", ""]).pid!
 
+/** Flips the lowest bit of byte `at` of a (read-only) store file in place. */
+const flipByte = (file: string, at: number): void => {
+  chmodSync(file, 0o644)
+  const bytes = readFileSync(file)
+  bytes[at] ^= 1
+  writeFileSync(file, bytes)
+}
+
 const listTree = (dir: string): Array<string> =>
   existsSync(dir) ? readdirSync(dir, { recursive: true, encoding: "utf8" }).sort() : []
 
@@ -194,10 +202,7 @@ describe("disk store", () => {
         const past = (Date.now() - 60_000) / 1000
         utimesSync(file, past, past)
         yield* store.checkObject(ref)
-        chmodSync(file, 0o644)
-        const bytes = readFileSync(file)
-        bytes[7] ^= 1
-        writeFileSync(file, bytes)
+        flipByte(file, 7)
         // A corruption that restores size, mtime and inode is what only a full hash sees.
         utimesSync(file, past, past)
         const trusted = yield* Effect.exit(store.checkObject(ref))
@@ -220,10 +225,7 @@ describe("disk store", () => {
         const past = (Date.now() - 60_000) / 1000
         utimesSync(file, past, past)
         yield* store.checkObject(ref)
-        chmodSync(file, 0o644)
-        const bytes = readFileSync(file)
-        bytes[7] ^= 1
-        writeFileSync(file, bytes)
+        flipByte(file, 7)
         return yield* Effect.flip(store.checkObject(ref))
       })
     )
