@@ -7,7 +7,7 @@
  */
 import { Effect, Schema } from "effect"
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 import { loadHfModel, parameterShapes } from "../native/hfConfig.ts"
 import { exportHfModel } from "../native/hfExport.ts"
 import { numel } from "../native/safetensors.ts"
@@ -133,7 +133,8 @@ export const exportModel = defineStage({
         parameters,
         baseModel: trainingArgs?.fromScratch === true || typeof baseName !== "string" || baseName === "" ? undefined : baseName,
         dtype: config.dtype,
-        templateOrigin: source.origin.startsWith("/") ? "the base model's tokenizer_config.json" : source.origin,
+        // A file of the base model's directory by its name there: the store path differs from run to run.
+        templateOrigin: source.origin.startsWith(from) ? `the base model's ${relative(from, source.origin)}` : source.origin,
         trainingArgs,
         step: typeof state?.global_step === "number" ? state.global_step : undefined,
         metrics: ctx.inputs.metrics

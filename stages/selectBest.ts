@@ -54,7 +54,7 @@ export const selectBest = defineStage({
         try: () => cp(join(ctx.inputs.checkpoints.dir, chosen), out, { recursive: true }),
         catch: (cause) => new StageFailure({ stage: "select-best", message: `cannot copy ${chosen}`, cause })
       })
-      const why = `${column} ${best.metric} is the ${greater ? "highest" : "lowest"} of ${scored} checkpoint${scored === 1 ? "" : "s"} (ties go to the earlier step)`
+      const why = `${column} ${Number(best.metric.toPrecision(6))} is the ${greater ? "highest" : "lowest"} of ${scored} checkpoint${scored === 1 ? "" : "s"} (ties go to the earlier step)`
       ctx.log(`picked ${chosen}: ${why}`)
       return {
         outputs: { model: { dir: out } },

@@ -284,7 +284,7 @@ export const runPipeline = (
       manifest: KeyManifest,
       inputs: Readonly<Record<string, ArtifactRef | null>>
     ): Effect.Effect<StageRecord, NodeError, Store | Scope.Scope> => {
-      // Store paths the stage was given, by what the user calls them, for its error messages.
+      // Store paths the stage was given, by what the user calls them, for its log and error messages.
       const places: Array<readonly [string, string]> = []
       const shown = userPaths(places)
       return Effect.gen(function*() {
@@ -334,7 +334,7 @@ export const runPipeline = (
             return setting("sanity", options.sanity)
           },
           progress: (done, total) => reporter.event({ type: "progress", id: node.id, done, total }),
-          log: (message) => reporter.event({ type: "log", id: node.id, message }),
+          log: (message) => reporter.event({ type: "log", id: node.id, message: shown(message) }),
           scalars: (step, values) => {
             reporter.event({ type: "scalars", id: node.id, step, values })
             for (const warning of signs.observe(node.id, step, values)) {
