@@ -2,6 +2,8 @@
 #include <napi.h>
 #include <string>
 
+#include "cpu/simd.h"
+
 Napi::Object InitOps(Napi::Env env, Napi::Object exports);    // binding/ops.cc: single ops, for tests
 Napi::Object InitModel(Napi::Env env, Napi::Object exports);  // binding/model.cc: the training engine
 
@@ -53,6 +55,15 @@ static Napi::Object BuildInfo(Napi::Env env) {
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+#if SFT_AVX2
+  // A build for AVX2 would die of SIGILL in its first kernel on an older x86-64: refuse to load instead.
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    Napi::Error::New(env, "sft_native was built for AVX2 and FMA, which this CPU lacks; rebuild the portable "
+                          "kernels with: npx node-gyp rebuild --directory native --simd=0")
+        .ThrowAsJavaScriptException();
+    return exports;
+  }
+#endif
   InitOps(env, exports);
   InitModel(env, exports);
   exports.Set("build", BuildInfo(env));

@@ -1,4 +1,7 @@
 {
+  # --simd=0 (node-gyp rebuild --simd=0) builds the portable scalar kernels on x86-64 too, to check that
+  # they compute the same bits as the AVX2 ones (cpu/simd.h); arm64 always builds them.
+  "variables": { "simd%": 1 },
   "targets": [
     {
       "target_name": "sft_native",
@@ -13,7 +16,7 @@
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off"],
       "conditions": [
-        ["target_arch=='x64'", { "cflags_cc": ["-mavx2", "-mfma", "-mf16c"] }]
+        ["target_arch=='x64' and simd==1", { "cflags_cc": ["-mavx2", "-mfma", "-mf16c"] }]
       ]
     }
   ]

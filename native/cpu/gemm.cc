@@ -1,12 +1,12 @@
 #include "cpu/gemm.h"
 
-#include <immintrin.h>
-
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
 #include "cpu/parallel.h"
+#include "cpu/simd.h"
 
 // Blocked, packed SGEMM in the BLIS layout (Goto's algorithm; Van Zee & van de Geijn, "BLIS", TOMS 2015):
 //   for jc (NC columns) / pc (KC of K: pack B) / ic (MC rows: pack A) / jr (NR) / ir (MR): micro-kernel
@@ -89,15 +89,19 @@ void pack_b(float* dst, const float* B, int64_t rsb, int64_t csb, int p0, int kc
       for (int k = 0; k < kc; k++) {
         const float* src = B + (p0 + k) * rsb + (j0 + s);
         float* dk = d + k * NR;
+#if SFT_AVX2
         if (cols == NR) {
           _mm256_storeu_ps(dk, _mm256_loadu_ps(src));
           _mm256_storeu_ps(dk + 8, _mm256_loadu_ps(src + 8));
-        } else {
-          for (int c = 0; c < cols; c++) dk[c] = src[c];
-          for (int c = cols; c < NR; c++) dk[c] = 0.0f;
+          continue;
         }
+#endif
+        for (int c = 0; c < cols; c++) dk[c] = src[c];
+        for (int c = cols; c < NR; c++) dk[c] = 0.0f;
       }
-    } else if (rsb == 1 && cols == NR) {
+    }
+#if SFT_AVX2
+    else if (rsb == 1 && cols == NR) {
       // B stored transposed (nn.Linear weight: columns contiguous): 8x8 register transposes turn 8 contiguous
       // k-runs of 8 columns into 8 packed rows.
       for (int h = 0; h < NR; h += 8) {
@@ -129,7 +133,9 @@ void pack_b(float* dst, const float* B, int64_t rsb, int64_t csb, int p0, int kc
         for (; k < kc; k++)
           for (int c = 0; c < 8; c++) d[k * NR + h + c] = src[c * csb + k];
       }
-    } else {
+    }
+#endif
+    else {
       for (int c = 0; c < cols; c++) {
         const float* src = B + p0 * rsb + (j0 + s + c) * csb;
         for (int k = 0; k < kc; k++) d[k * NR + c] = src[k * rsb];
@@ -140,6 +146,7 @@ void pack_b(float* dst, const float* B, int64_t rsb, int64_t csb, int p0, int kc
   }
 }
 
+#if SFT_AVX2
 // C(MR,NR) (+)= Apack(MR,kc) Bpack(kc,NR); `first` writes instead of adding. Partial tiles go through a
 // scratch tile so the kernel itself never branches on the shape. Named accumulators, not an array: with an
 // array gcc spills all twelve to the stack every iteration (3x slower).
@@ -201,6 +208,18 @@ void kernel(int kc, const float* __restrict a, const float* __restrict b, float*
   for (int r = 0; r < mr; r++)
     for (int j = 0; j < nr; j++) c[r * ldc + j] = first ? tile[r][j] : c[r * ldc + j] + tile[r][j];
 }
+#else
+// The same tile as the AVX2 kernel, one fused multiply-add per element and k in the same order.
+void kernel(int kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int mr, int nr,
+            bool first) {
+  float tile[MR][NR] = {};
+  for (int k = 0; k < kc; k++, a += MR, b += NR)
+    for (int r = 0; r < MR; r++)
+      for (int j = 0; j < NR; j++) tile[r][j] = std::fma(a[r], b[j], tile[r][j]);
+  for (int r = 0; r < mr; r++)
+    for (int j = 0; j < nr; j++) c[r * ldc + j] = first ? tile[r][j] : c[r * ldc + j] + tile[r][j];
+}
+#endif
 
 // The whole blocked product for rows [m0,m1) and columns [n0,n1) on the calling thread.
 void gemm_serial(int m0, int m1, int n0, int n1, int K, const float* A, int64_t rsa, int64_t csa, const float* B,
