@@ -8,7 +8,7 @@
       # Every kernel and binding file is compiled; adding an op never means editing this list.
       "sources": [
         "addon.cc",
-        "<!@(ls -1 cpu/*.cc binding/*.cc 2>/dev/null)"
+        "<!@(ls -1 cpu/*.cc model/*.cc binding/*.cc 2>/dev/null)"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "."],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

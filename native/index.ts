@@ -1,6 +1,6 @@
 /**
  * The native training engine (CPU): a Llama-family causal LM with forward, backward, AdamW,
- * evaluation and generation, implemented in C++ (native/cpu/model.cc) and loaded from the addon
+ * evaluation and generation, implemented in C++ (native/model/ over the cpu backend) and loaded from the addon
  * built by `node-gyp` into native/build/Release.
  *
  * Heavy calls return promises and run off the JS thread. Calls on one model are queued, so they

@@ -13,8 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "cpu/model.h"
 #include "cpu/parallel.h"
+#include "model/backend.h"
+#include "model/model.h"
 
 namespace {
 
@@ -162,7 +163,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     }
     double threads = info[1].As<Napi::Number>().DoubleValue();
     threads_ = threads >= 1 && threads <= 1024 ? static_cast<int>(threads) : 1;
-    model_ = std::make_unique<Model>(std::move(c), info[2].As<Napi::Boolean>().Value());
+    model_ = std::make_unique<Model>(std::move(c), info[2].As<Napi::Boolean>().Value(), make_cpu_backend());
   }
 
   Model& model() { return *model_; }
@@ -177,24 +178,26 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 
   // A slot by kind ("param", "grad", "m", "v") and HF name, or null after throwing.
-  float* slot_data(Napi::Env env, const Napi::Value& kind, const Napi::Value& name, const TensorSlot** slot) {
+  const TensorSlot* slot_of(Napi::Env env, const Napi::Value& kind, const Napi::Value& name, TensorKind* k) {
     if (!kind.IsString() || !name.IsString()) {
       throw_error(env, "expected (kind: string, name: string)");
       return nullptr;
     }
-    const std::string k = kind.As<Napi::String>().Utf8Value(), n = name.As<Napi::String>().Utf8Value();
-    *slot = model_->find(n);
-    if (*slot == nullptr) {
+    const std::string ks = kind.As<Napi::String>().Utf8Value(), n = name.As<Napi::String>().Utf8Value();
+    const TensorSlot* slot = model_->find(n);
+    if (slot == nullptr) {
       throw_error(env, "unknown tensor " + n);
       return nullptr;
     }
-    float* base = k == "param" ? model_->params()
-                  : k == "grad" ? model_->grads()
-                  : k == "m"    ? model_->adam_m()
-                  : k == "v"    ? model_->adam_v()
-                                : nullptr;
-    if (base == nullptr) throw_error(env, "unknown tensor kind " + k + " (expected param, grad, m or v)");
-    return base == nullptr ? nullptr : base + (*slot)->offset;
+    if (ks == "param") *k = TensorKind::param;
+    else if (ks == "grad") *k = TensorKind::grad;
+    else if (ks == "m") *k = TensorKind::m;
+    else if (ks == "v") *k = TensorKind::v;
+    else {
+      throw_error(env, "unknown tensor kind " + ks + " (expected param, grad, m or v)");
+      return nullptr;
+    }
+    return slot;
   }
 
   Napi::Value Slots(const Napi::CallbackInfo& info) {
@@ -217,16 +220,16 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value SetTensor(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (refuse_if_busy(env)) return env.Undefined();
-    const TensorSlot* slot = nullptr;
-    float* dst = slot_data(env, info[0], info[1], &slot);
-    if (dst == nullptr) return env.Undefined();
+    TensorKind kind;
+    const TensorSlot* slot = slot_of(env, info[0], info[1], &kind);
+    if (slot == nullptr) return env.Undefined();
     if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       return throw_error(env, slot->name + ": expected a Float32Array");
     Napi::Float32Array a = info[2].As<Napi::Float32Array>();
     if (static_cast<int64_t>(a.ElementLength()) != slot->numel)
       return throw_error(env, slot->name + ": expected " + std::to_string(slot->numel) + " values, got " +
                                   std::to_string(a.ElementLength()));
-    std::memcpy(dst, a.Data(), sizeof(float) * slot->numel);
+    model_->write_tensor(kind, *slot, a.Data());
     return env.Undefined();
   }
 
@@ -234,11 +237,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value GetTensor(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (refuse_if_busy(env)) return env.Undefined();
-    const TensorSlot* slot = nullptr;
-    float* src = slot_data(env, info[0], info[1], &slot);
-    if (src == nullptr) return env.Undefined();
+    TensorKind kind;
+    const TensorSlot* slot = slot_of(env, info[0], info[1], &kind);
+    if (slot == nullptr) return env.Undefined();
     Napi::Float32Array a = Napi::Float32Array::New(env, slot->numel);
-    std::memcpy(a.Data(), src, sizeof(float) * slot->numel);
+    model_->read_tensor(kind, *slot, a.Data());
     return a;
   }
 

@@ -118,3 +118,30 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
     }
   });
 }
+
+void attention_decode(float* out, const float* q, const float* kc, const float* vc, int T, int H, int KVH, int D) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const int group = H / KVH;
+  std::vector<float> scores(T);  // (T)
+  for (int h = 0; h < H; h++) {
+    const float* qh = q + h * D;
+    const int kvh = h / group;
+    float maxs = -INFINITY;
+    for (int j = 0; j < T; j++) {
+      const float* kj = kc + (static_cast<int64_t>(j) * KVH + kvh) * D;
+      float s = 0;
+      for (int d = 0; d < D; d++) s += qh[d] * kj[d];
+      scores[j] = s * scale;
+      maxs = std::max(maxs, scores[j]);
+    }
+    float sum = 0;
+    for (int j = 0; j < T; j++) sum += scores[j] = std::exp(scores[j] - maxs);
+    float* oh = out + h * D;
+    std::fill(oh, oh + D, 0.0f);
+    for (int j = 0; j < T; j++) {
+      const float w = scores[j] / sum;
+      const float* vj = vc + (static_cast<int64_t>(j) * KVH + kvh) * D;
+      for (int d = 0; d < D; d++) oh[d] += w * vj[d];
+    }
+  }
+}

@@ -11,3 +11,6 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                         const float* v, const float* out, const float* lse, const int32_t* cu_seqlens, int ndocs,
                         int N, int H, int KVH, int D);
+// One query token per head against a cache of T keys and values (generation): q, out are (H,D); kc, vc
+// are (T,KVH,D), every row visible (the query is the cache's last position).
+void attention_decode(float* out, const float* q, const float* kc, const float* vc, int T, int H, int KVH, int D);

@@ -1,6 +1,8 @@
 // A Llama-family causal LM (Llama, Mistral, Qwen2 with QKV bias, Qwen3 with per-head q/k RMSNorm),
-// composed from the ops in this folder, in the layout of llm.c's train_gpt2.c: one allocation for
-// the parameters, one for their gradients, one for each Adam moment and one for the activations.
+// composed from the ops of its backend (model/backend.h), in the layout of llm.c's train_gpt2.c: one
+// allocation for the parameters, one for their gradients, one for each Adam moment and one for the
+// activations, all in the backend's memory. The decoder layer is written once and serves training,
+// evaluation and generation (with a KV cache).
 //
 // Shape key:
 //   N   tokens in the flattened batch (all rows of a micro-batch concatenated)
@@ -13,17 +15,11 @@
 // labels[t+1], and the last position of the flattened batch has no target.
 #pragma once
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
-// A zeroed, 64-byte aligned float buffer (one cache line, two AVX2 vectors).
-struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
-};
-using FloatBuffer = std::unique_ptr<float[], AlignedFree>;
-FloatBuffer alloc_floats(int64_t n);
+#include "model/backend.h"
 
 struct ModelConfig {
   int V = 0, C = 0, F = 0, L = 0, H = 0, KVH = 0, D = 0;
@@ -95,19 +91,30 @@ struct LayerActs {
   float* h;         // (N, F)      silu(gate) * up
 };
 
+// The keys and values of one layer during generation, after RoPE: k and v are (T, KVH, D), rows
+// [0, len) filled. A layer given a cache appends its tokens' keys and values and attends over it.
+struct KvCache {
+  float* k;
+  float* v;
+  int len;
+};
+
+// The four parameter-shaped buffers.
+enum class TensorKind { param, grad, m, v };
+
 struct Carver;
 
 class Model {
  public:
-  Model(ModelConfig config, bool recompute);
+  Model(ModelConfig config, bool recompute, std::unique_ptr<Backend> backend);
 
   const ModelConfig& config() const { return cfg_; }
+  const Backend& backend() const { return *be_; }
   const std::vector<TensorSlot>& slots() const { return slots_; }
-  float* params() { return params_.get(); }
-  float* grads() { return grads_.get(); }
-  float* adam_m() { return m_.get(); }
-  float* adam_v() { return v_.get(); }
   const TensorSlot* find(const std::string& name) const;
+  // Copies one tensor (slot.numel floats) between host memory and the backend.
+  void write_tensor(TensorKind kind, const TensorSlot& slot, const float* src);
+  void read_tensor(TensorKind kind, const TensorSlot& slot, float* dst) const;
 
   int step_count = 0;     // optimizer steps taken; AdamW's bias correction uses step_count after ++
   uint64_t rng[4] = {};   // xoshiro256** state, for sampling in generate
@@ -116,7 +123,7 @@ class Model {
   std::string validate_batch(const int32_t* ids, const int32_t* labels, const int32_t* pos,
                              const int32_t* cu_seqlens, int ndocs, int N) const;
 
-  // Logits of every position, out is (N, V).
+  // The batch arguments below are host memory. Logits of every position, out is (N, V).
   void logits(float* out, const int32_t* ids, const int32_t* pos, const int32_t* cu_seqlens, int ndocs, int N);
 
   // Sum of token losses, and the number of scored tokens; the gradient of that sum is ADDED to
@@ -141,33 +148,41 @@ class Model {
   void seed_rng(uint64_t seed);
 
  private:
+  float* buffer(TensorKind kind) const;
   void zero_grad();
   void ensure_acts(int N);
+  // Copies a batch of N tokens (ndocs documents) into ids_, pos_ and cu_.
+  void load_batch(const int32_t* ids, const int32_t* pos, const int32_t* cu_seqlens, int ndocs, int N);
   // Points a layer's saved activations (N tokens) at the next slices of c.
   void layer_views(LayerActs& a, Carver& c, int N) const;
   // Points every activation and backward scratch buffer for N tokens into base, or with base null
   // only counts them; returns the floats they take.
   int64_t carve_acts(float* base, int N);
-  // Forward of layer l: reads x (N,C), writes its saved activations into a and the output into out (N,C).
-  void layer_forward(int l, float* out, LayerActs& a, const float* x, const int32_t* pos, const int32_t* cu_seqlens,
-                     int ndocs, int N);
+  // Forward of layer l on the batch in ids_/pos_/cu_: reads x (N,C), writes its saved activations into a
+  // and the output into out (N,C). With a cache the N tokens follow its len rows: one document, and
+  // either the whole prompt (len 0) or a single token.
+  void layer_forward(int l, float* out, LayerActs& a, const float* x, int ndocs, int N, KvCache* cache);
   // Backward of layer l: dres (N,C) holds d(output) on entry and d(input) on return.
-  void layer_backward(int l, float* dres, const LayerActs& a, const float* x, const int32_t* pos,
-                      const int32_t* cu_seqlens, int ndocs, int N);
-  // Embedding, every layer and the final norm; leaves the final normed hidden states in lnf_.
-  void forward(const int32_t* ids, const int32_t* pos, const int32_t* cu_seqlens, int ndocs, int N);
+  void layer_backward(int l, float* dres, const LayerActs& a, const float* x, int ndocs, int N);
+  // Embedding, every layer and the final norm of the loaded batch; leaves the final normed hidden
+  // states in lnf_. caches is null or one per layer.
+  void forward(int ndocs, int N, KvCache* caches);
   LayerActs& acts_for(int l) { return recompute_ ? scratch_acts_ : layer_acts_[l]; }
 
+  // First member: every buffer below is released before the backend goes.
+  std::unique_ptr<Backend> be_;
   ModelConfig cfg_;
   bool recompute_;
   std::vector<TensorSlot> slots_;
   int64_t num_params_ = 0;
-  FloatBuffer params_, grads_, m_, v_;  // each (num_params)
+  Buffer params_, grads_, m_, v_;  // each (num_params)
+  Buffer inv_freq_;                // (D/2) cfg_.inv_freq, where the RoPE op reads it
   ParamViews p_, g_;
 
-  // Activations, sized for the largest micro-batch seen so far.
+  // Activations and the batch, sized for the largest micro-batch seen so far.
   int acts_N_ = 0;
-  FloatBuffer acts_;
+  Buffer acts_;
+  Buffer ids_, pos_, cu_, targets_;  // (N), (N), (N+1), (N) int32
   float* residual_ = nullptr;   // (L+1, N, C): input of each layer, then the final residual
   int64_t res_stride_ = 0;      // floats between the layers' slices of residual_ (N*C of the largest batch, aligned)
   float* lnf_ = nullptr;        // (N, C)
@@ -185,5 +200,5 @@ class Model {
   float* dgate_ = nullptr;  // (N, F)
   float* dup_ = nullptr;    // (N, F)
   float* dh_ = nullptr;     // (N, F)
-  std::vector<int32_t> targets_;  // (N) shifted labels
+  std::vector<int32_t> host_targets_;  // (N) shifted labels, before they are copied to targets_
 };

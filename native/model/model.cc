@@ -1,51 +1,15 @@
-// The model: parameter layout, forward, backward, loss and the optimizer step. See model.h for
-// the shape key. Decoding with a KV cache lives in generate.cc.
-#include "cpu/model.h"
+// The model: parameter layout, forward, backward, loss and the optimizer step, on the ops of its
+// backend. See model.h for the shape key. Generation lives in generate.cc.
+#include "model/model.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <new>
 #include <utility>
-
-#include "cpu/adamw.h"
-#include "cpu/attention.h"
-#include "cpu/cross_entropy.h"
-#include "cpu/embedding.h"
-#include "cpu/gemm.h"
-#include "cpu/matmul.h"
-#include "cpu/parallel.h"
-#include "cpu/rmsnorm.h"
-#include "cpu/rope.h"
-#include "cpu/swiglu.h"
-
-FloatBuffer alloc_floats(int64_t n) {
-  size_t bytes = (static_cast<size_t>(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, bytes);
-  if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, bytes);
-  return FloatBuffer(static_cast<float*>(p));
-}
 
 // Slices of a buffer start on a 64-byte boundary so every tensor is aligned like the buffer.
 static int64_t aligned(int64_t n) { return (n + 15) / 16 * 16; }
 
-// ----------------------------------------------------------------------------
-// elementwise helpers (partitioned over elements, so independent of the thread count)
-
-// out (n) += inp (n)
-static void add_inplace(float* out, const float* inp, int64_t n) {
-  parallel_for(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) out[i] += inp[i];
-  });
-}
-
-// x (n) *= s
-static void scale_inplace(float* x, float s, int64_t n) {
-  parallel_for(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) x[i] *= s;
-  });
-}
+static size_t float_bytes(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
 
 // ----------------------------------------------------------------------------
 // configuration and parameter layout
@@ -62,7 +26,8 @@ std::string validate_config(const ModelConfig& c) {
   return "";
 }
 
-Model::Model(ModelConfig config, bool recompute) : cfg_(std::move(config)), recompute_(recompute) {
+Model::Model(ModelConfig config, bool recompute, std::unique_ptr<Backend> backend)
+    : be_(std::move(backend)), cfg_(std::move(config)), recompute_(recompute) {
   const int V = cfg_.V, C = cfg_.C, F = cfg_.F, L = cfg_.L, H = cfg_.H, KVH = cfg_.KVH, D = cfg_.D;
   const int QD = H * D, KD = KVH * D;
   auto add = [&](const std::string& name, std::vector<int> shape, bool decay) {
@@ -96,10 +61,12 @@ Model::Model(ModelConfig config, bool recompute) : cfg_(std::move(config)), reco
   add("model.norm.weight", {C}, false);
   if (!cfg_.tied) add("lm_head.weight", {V, C}, true);
 
-  params_ = alloc_floats(num_params_);
-  grads_ = alloc_floats(num_params_);
-  m_ = alloc_floats(num_params_);
-  v_ = alloc_floats(num_params_);
+  params_ = Buffer(*be_, float_bytes(num_params_));
+  grads_ = Buffer(*be_, float_bytes(num_params_));
+  m_ = Buffer(*be_, float_bytes(num_params_));
+  v_ = Buffer(*be_, float_bytes(num_params_));
+  inv_freq_ = Buffer(*be_, float_bytes(D / 2));
+  be_->copy_in(inv_freq_.floats(), cfg_.inv_freq.data(), float_bytes(D / 2));
 
   // Views follow the slot order above.
   auto views = [&](float* base, ParamViews& pv) {
@@ -133,8 +100,26 @@ Model::Model(ModelConfig config, bool recompute) : cfg_(std::move(config)), reco
     pv.lnfw = next();
     pv.lm_head = cfg_.tied ? pv.wte : next();
   };
-  views(params_.get(), p_);
-  views(grads_.get(), g_);
+  views(params_.floats(), p_);
+  views(grads_.floats(), g_);
+}
+
+float* Model::buffer(TensorKind kind) const {
+  switch (kind) {
+    case TensorKind::param: return params_.floats();
+    case TensorKind::grad: return grads_.floats();
+    case TensorKind::m: return m_.floats();
+    case TensorKind::v: return v_.floats();
+  }
+  return nullptr;
+}
+
+void Model::write_tensor(TensorKind kind, const TensorSlot& slot, const float* src) {
+  be_->copy_in(buffer(kind) + slot.offset, src, float_bytes(slot.numel));
+}
+
+void Model::read_tensor(TensorKind kind, const TensorSlot& slot, float* dst) const {
+  be_->copy_out(dst, buffer(kind) + slot.offset, float_bytes(slot.numel));
 }
 
 const TensorSlot* Model::find(const std::string& name) const {
@@ -237,62 +222,91 @@ void Model::ensure_acts(int N) {
   // No views of the old buffer survive a failed allocation.
   acts_N_ = 0;
   acts_.reset();
-  acts_ = alloc_floats(carve_acts(nullptr, N));
-  carve_acts(acts_.get(), N);
-  targets_.assign(N, -100);
+  acts_ = Buffer(*be_, float_bytes(carve_acts(nullptr, N)));
+  carve_acts(acts_.floats(), N);
+  const size_t ints = sizeof(int32_t) * static_cast<size_t>(N);
+  ids_ = Buffer(*be_, ints);
+  pos_ = Buffer(*be_, ints);
+  cu_ = Buffer(*be_, ints + sizeof(int32_t));
+  targets_ = Buffer(*be_, ints);
+  host_targets_.assign(N, -100);
   acts_N_ = N;
+}
+
+void Model::load_batch(const int32_t* ids, const int32_t* pos, const int32_t* cu_seqlens, int ndocs, int N) {
+  ensure_acts(N);
+  be_->copy_in(ids_.ints(), ids, sizeof(int32_t) * N);
+  be_->copy_in(pos_.ints(), pos, sizeof(int32_t) * N);
+  be_->copy_in(cu_.ints(), cu_seqlens, sizeof(int32_t) * (ndocs + 1));
 }
 
 // ----------------------------------------------------------------------------
 // forward
 
-void Model::layer_forward(int l, float* out, LayerActs& a, const float* x, const int32_t* pos,
-                          const int32_t* cu_seqlens, int ndocs, int N) {
+void Model::layer_forward(int l, float* out, LayerActs& a, const float* x, int ndocs, int N, KvCache* cache) {
   const int C = cfg_.C, F = cfg_.F, H = cfg_.H, KVH = cfg_.KVH, D = cfg_.D, QD = H * D, KD = KVH * D;
   const LayerParams& P = p_.layers[l];
+  const int32_t* pos = pos_.ints();
+  const float* inv_freq = inv_freq_.floats();
+  Backend& be = *be_;
   // x is (N,C): attention block
-  rmsnorm_forward(a.ln1, a.ln1_rstd, x, P.ln1w, N, C, cfg_.eps);
+  be.rmsnorm_forward(a.ln1, a.ln1_rstd, x, P.ln1w, N, C, cfg_.eps);
   // q, k and v as three GEMMs straight into the buffers attention reads. One fused (N, QD+2KD) GEMM
   // plus a split copy would save little: 22.2 ms vs 25.1 ms per layer forward at N=2048, C=384,
   // QD=384, KD=128 (one thread), about 1% of a training step; gate/up likewise (63 vs 67 ms).
   float* qproj = cfg_.qk_norm ? a.q_raw : a.q;  // (N,H,D)
   float* kproj = cfg_.qk_norm ? a.k_raw : a.k;  // (N,KVH,D)
-  matmul_forward(qproj, a.ln1, P.qw, P.qb, N, C, QD);
-  matmul_forward(kproj, a.ln1, P.kw, P.kb, N, C, KD);
-  matmul_forward(a.v, a.ln1, P.vw, P.vb, N, C, KD);
+  be.matmul_forward(qproj, a.ln1, P.qw, P.qb, N, C, QD);
+  be.matmul_forward(kproj, a.ln1, P.kw, P.kb, N, C, KD);
+  be.matmul_forward(a.v, a.ln1, P.vw, P.vb, N, C, KD);
   if (cfg_.qk_norm) {
     // every head of every token is one RMSNorm row of length D
-    rmsnorm_forward(a.q, a.q_rstd, a.q_raw, P.qnw, N * H, D, cfg_.eps);
-    rmsnorm_forward(a.k, a.k_rstd, a.k_raw, P.knw, N * KVH, D, cfg_.eps);
+    be.rmsnorm_forward(a.q, a.q_rstd, a.q_raw, P.qnw, N * H, D, cfg_.eps);
+    be.rmsnorm_forward(a.k, a.k_rstd, a.k_raw, P.knw, N * KVH, D, cfg_.eps);
   }
-  rope_forward(a.q, a.q, pos, cfg_.inv_freq.data(), cfg_.attention_scaling, N, H, D);
-  rope_forward(a.k, a.k, pos, cfg_.inv_freq.data(), cfg_.attention_scaling, N, KVH, D);
-  attention_forward(a.att, a.lse, a.q, a.k, a.v, cu_seqlens, ndocs, N, H, KVH, D);
-  matmul_forward(a.res_mid, a.att, P.ow, nullptr, N, QD, C);
-  add_inplace(a.res_mid, x, static_cast<int64_t>(N) * C);
+  be.rope_forward(a.q, a.q, pos, inv_freq, cfg_.attention_scaling, N, H, D);
+  be.rope_forward(a.k, a.k, pos, inv_freq, cfg_.attention_scaling, N, KVH, D);
+  // With a cache the new keys and values are appended to it: the prompt (len 0, one document) then
+  // attends to itself as in training, a single new token to the whole cache.
+  if (cache != nullptr) {
+    const int64_t row = static_cast<int64_t>(cache->len) * KD;
+    be.copy(cache->k + row, a.k, float_bytes(static_cast<int64_t>(N) * KD));
+    be.copy(cache->v + row, a.v, float_bytes(static_cast<int64_t>(N) * KD));
+  }
+  if (cache == nullptr || cache->len == 0)
+    be.attention_forward(a.att, a.lse, a.q, a.k, a.v, cu_.ints(), ndocs, N, H, KVH, D);
+  else
+    be.attention_decode(a.att, a.q, cache->k, cache->v, cache->len + 1, H, KVH, D);
+  if (cache != nullptr) cache->len += N;
+  be.matmul_forward(a.res_mid, a.att, P.ow, nullptr, N, QD, C);
+  be.add_inplace(a.res_mid, x, static_cast<int64_t>(N) * C);
   // MLP block
-  rmsnorm_forward(a.ln2, a.ln2_rstd, a.res_mid, P.ln2w, N, C, cfg_.eps);
-  matmul_forward(a.gate, a.ln2, P.gatew, nullptr, N, C, F);
-  matmul_forward(a.up, a.ln2, P.upw, nullptr, N, C, F);
-  swiglu_forward(a.h, a.gate, a.up, N, F);
+  be.rmsnorm_forward(a.ln2, a.ln2_rstd, a.res_mid, P.ln2w, N, C, cfg_.eps);
+  be.matmul_forward(a.gate, a.ln2, P.gatew, nullptr, N, C, F);
+  be.matmul_forward(a.up, a.ln2, P.upw, nullptr, N, C, F);
+  be.swiglu_forward(a.h, a.gate, a.up, N, F);
   // recomputation only needs the saved activations, not the output
   if (out == nullptr) return;
-  matmul_forward(out, a.h, P.downw, nullptr, N, F, C);
-  add_inplace(out, a.res_mid, static_cast<int64_t>(N) * C);
+  be.matmul_forward(out, a.h, P.downw, nullptr, N, F, C);
+  be.add_inplace(out, a.res_mid, static_cast<int64_t>(N) * C);
 }
 
-void Model::forward(const int32_t* ids, const int32_t* pos, const int32_t* cu_seqlens, int ndocs, int N) {
-  ensure_acts(N);
+void Model::forward(int ndocs, int N, KvCache* caches) {
   const int64_t C = cfg_.C, L = cfg_.L, NC = res_stride_;
-  embedding_forward(residual_, ids, p_.wte, N, cfg_.C);
+  be_->embedding_forward(residual_, ids_.ints(), p_.wte, N, cfg_.C);
   for (int l = 0; l < L; l++)
-    layer_forward(l, residual_ + (l + 1) * NC, acts_for(l), residual_ + l * NC, pos, cu_seqlens, ndocs, N);
-  rmsnorm_forward(lnf_, lnf_rstd_, residual_ + L * NC, p_.lnfw, N, C, cfg_.eps);
+    layer_forward(l, residual_ + (l + 1) * NC, acts_for(l), residual_ + l * NC, ndocs, N,
+                  caches == nullptr ? nullptr : &caches[l]);
+  be_->rmsnorm_forward(lnf_, lnf_rstd_, residual_ + L * NC, p_.lnfw, N, C, cfg_.eps);
 }
 
 void Model::logits(float* out, const int32_t* ids, const int32_t* pos, const int32_t* cu_seqlens, int ndocs, int N) {
-  forward(ids, pos, cu_seqlens, ndocs, N);
-  matmul_forward(out, lnf_, p_.lm_head, nullptr, N, cfg_.C, cfg_.V);
+  load_batch(ids, pos, cu_seqlens, ndocs, N);
+  forward(ndocs, N, nullptr);
+  const int64_t NV = static_cast<int64_t>(N) * cfg_.V;
+  Buffer logits(*be_, float_bytes(NV));  // (N, V)
+  be_->matmul_forward(logits.floats(), lnf_, p_.lm_head, nullptr, N, cfg_.C, cfg_.V);
+  be_->copy_out(out, logits.floats(), float_bytes(NV));
 }
 
 // targets_[t] = labels[t+1]; the last token of the flattened batch has no target.
@@ -307,79 +321,87 @@ static int64_t shift_labels(int32_t* targets, const int32_t* labels, int N) {
 
 double Model::eval_loss(int64_t* tokens, int64_t* correct, const int32_t* ids, const int32_t* labels,
                         const int32_t* pos, const int32_t* cu_seqlens, int ndocs, int N) {
-  forward(ids, pos, cu_seqlens, ndocs, N);
-  *tokens = shift_labels(targets_.data(), labels, N);
-  return linear_cross_entropy_loss(lnf_, p_.lm_head, targets_.data(), N, cfg_.C, cfg_.V, correct);
+  load_batch(ids, pos, cu_seqlens, ndocs, N);
+  forward(ndocs, N, nullptr);
+  *tokens = shift_labels(host_targets_.data(), labels, N);
+  be_->copy_in(targets_.ints(), host_targets_.data(), sizeof(int32_t) * N);
+  return be_->linear_cross_entropy_loss(lnf_, p_.lm_head, targets_.ints(), N, cfg_.C, cfg_.V, correct);
 }
 
 // ----------------------------------------------------------------------------
 // backward
 
-void Model::layer_backward(int l, float* dres, const LayerActs& a, const float* x, const int32_t* pos,
-                           const int32_t* cu_seqlens, int ndocs, int N) {
+void Model::layer_backward(int l, float* dres, const LayerActs& a, const float* x, int ndocs, int N) {
   const int C = cfg_.C, F = cfg_.F, H = cfg_.H, KVH = cfg_.KVH, D = cfg_.D, QD = H * D, KD = KVH * D;
   const LayerParams& P = p_.layers[l];
   const LayerParams& G = g_.layers[l];
+  const int32_t* pos = pos_.ints();
+  const int32_t* cu_seqlens = cu_.ints();
+  const float* inv_freq = inv_freq_.floats();
+  Backend& be = *be_;
   // dres is d(out) (N,C); out = res_mid + down(h)
-  matmul_backward(dh_, G.downw, nullptr, dres, a.h, P.downw, N, F, C, false);
-  swiglu_backward(dgate_, dup_, dh_, a.gate, a.up, N, F);
+  be.matmul_backward(dh_, G.downw, nullptr, dres, a.h, P.downw, N, F, C, false);
+  be.swiglu_backward(dgate_, dup_, dh_, a.gate, a.up, N, F);
   // gate and up both read ln2: their input gradients add up in dln_
-  matmul_backward(dln_, G.gatew, nullptr, dgate_, a.ln2, P.gatew, N, C, F, false);
-  matmul_backward(dln_, G.upw, nullptr, dup_, a.ln2, P.upw, N, C, F, true);
+  be.matmul_backward(dln_, G.gatew, nullptr, dgate_, a.ln2, P.gatew, N, C, F, false);
+  be.matmul_backward(dln_, G.upw, nullptr, dup_, a.ln2, P.upw, N, C, F, true);
   // the residual path already carries d(out) in dres: the norm's input gradient is added to it
-  rmsnorm_backward(dres, G.ln2w, dln_, a.res_mid, P.ln2w, a.ln2_rstd, N, C, true);
+  be.rmsnorm_backward(dres, G.ln2w, dln_, a.res_mid, P.ln2w, a.ln2_rstd, N, C, true);
   // dres is now d(res_mid) (N,C); res_mid = x + o_proj(att)
-  matmul_backward(datt_, G.ow, nullptr, dres, a.att, P.ow, N, QD, C, false);
-  attention_backward(dq_, dk_, dv_, datt_, a.q, a.k, a.v, a.att, a.lse, cu_seqlens, ndocs, N, H, KVH, D);
+  be.matmul_backward(datt_, G.ow, nullptr, dres, a.att, P.ow, N, QD, C, false);
+  be.attention_backward(dq_, dk_, dv_, datt_, a.q, a.k, a.v, a.att, a.lse, cu_seqlens, ndocs, N, H, KVH, D);
   // undo RoPE: datt_ becomes d(q before RoPE) (N,H,D), dk2_ d(k before RoPE) (N,KVH,D)
-  rope_backward(datt_, dq_, pos, cfg_.inv_freq.data(), cfg_.attention_scaling, N, H, D);
-  rope_backward(dk2_, dk_, pos, cfg_.inv_freq.data(), cfg_.attention_scaling, N, KVH, D);
+  be.rope_backward(datt_, dq_, pos, inv_freq, cfg_.attention_scaling, N, H, D);
+  be.rope_backward(dk2_, dk_, pos, inv_freq, cfg_.attention_scaling, N, KVH, D);
   const float* dqproj = datt_;
   const float* dkproj = dk2_;
   if (cfg_.qk_norm) {
-    rmsnorm_backward(dq_, G.qnw, datt_, a.q_raw, P.qnw, a.q_rstd, N * H, D, false);
-    rmsnorm_backward(dk_, G.knw, dk2_, a.k_raw, P.knw, a.k_rstd, N * KVH, D, false);
+    be.rmsnorm_backward(dq_, G.qnw, datt_, a.q_raw, P.qnw, a.q_rstd, N * H, D, false);
+    be.rmsnorm_backward(dk_, G.knw, dk2_, a.k_raw, P.knw, a.k_rstd, N * KVH, D, false);
     dqproj = dq_;
     dkproj = dk_;
   }
   // q, k and v all read ln1
-  matmul_backward(dln_, G.qw, G.qb, dqproj, a.ln1, P.qw, N, C, QD, false);
-  matmul_backward(dln_, G.kw, G.kb, dkproj, a.ln1, P.kw, N, C, KD, true);
-  matmul_backward(dln_, G.vw, G.vb, dv_, a.ln1, P.vw, N, C, KD, true);
-  rmsnorm_backward(dres, G.ln1w, dln_, x, P.ln1w, a.ln1_rstd, N, C, true);
+  be.matmul_backward(dln_, G.qw, G.qb, dqproj, a.ln1, P.qw, N, C, QD, false);
+  be.matmul_backward(dln_, G.kw, G.kb, dkproj, a.ln1, P.kw, N, C, KD, true);
+  be.matmul_backward(dln_, G.vw, G.vb, dv_, a.ln1, P.vw, N, C, KD, true);
+  be.rmsnorm_backward(dres, G.ln1w, dln_, x, P.ln1w, a.ln1_rstd, N, C, true);
   // dres is now d(x) (N,C)
 }
 
 double Model::accumulate(int64_t* tokens, const int32_t* ids, const int32_t* labels, const int32_t* pos,
                          const int32_t* cu_seqlens, int ndocs, int N) {
-  forward(ids, pos, cu_seqlens, ndocs, N);
-  *tokens = shift_labels(targets_.data(), labels, N);
+  load_batch(ids, pos, cu_seqlens, ndocs, N);
+  forward(ndocs, N, nullptr);
+  *tokens = shift_labels(host_targets_.data(), labels, N);
+  be_->copy_in(targets_.ints(), host_targets_.data(), sizeof(int32_t) * N);
   const int C = cfg_.C, L = cfg_.L;
   const int64_t NC = res_stride_;
   // loss and d(lnf) (N,C); the output projection's gradient is accumulated inside
-  double loss = fused_linear_cross_entropy(dln_, g_.lm_head, lnf_, p_.lm_head, targets_.data(), N, C, cfg_.V, 1.0f);
-  rmsnorm_backward(dres_, g_.lnfw, dln_, residual_ + L * NC, p_.lnfw, lnf_rstd_, N, C, false);
+  double loss =
+      be_->fused_linear_cross_entropy(dln_, g_.lm_head, lnf_, p_.lm_head, targets_.ints(), N, C, cfg_.V, 1.0f);
+  be_->rmsnorm_backward(dres_, g_.lnfw, dln_, residual_ + L * NC, p_.lnfw, lnf_rstd_, N, C, false);
   for (int l = L - 1; l >= 0; l--) {
     const float* x = residual_ + l * NC;
     // the scratch still holds the last layer's activations from the forward pass
-    if (recompute_ && l < L - 1) layer_forward(l, nullptr, scratch_acts_, x, pos, cu_seqlens, ndocs, N);
-    layer_backward(l, dres_, acts_for(l), x, pos, cu_seqlens, ndocs, N);
+    if (recompute_ && l < L - 1) layer_forward(l, nullptr, scratch_acts_, x, ndocs, N, nullptr);
+    layer_backward(l, dres_, acts_for(l), x, ndocs, N);
   }
-  embedding_backward(g_.wte, dres_, ids, N, C);
+  be_->embedding_backward(g_.wte, dres_, ids_.ints(), N, C);
   return loss;
 }
 
 // ----------------------------------------------------------------------------
 // optimizer
 
-void Model::zero_grad() { std::memset(grads_.get(), 0, static_cast<size_t>(num_params_) * sizeof(float)); }
+void Model::zero_grad() { be_->zero(grads_.floats(), float_bytes(num_params_)); }
 
 double Model::step(double tokens_in_step, double lr, double beta1, double beta2, double eps, double weight_decay,
                    double max_grad_norm) {
-  float* g = grads_.get();
+  float* g = grads_.floats();
   // The loss of the step is sum / tokens_in_step, so are its gradients. Padding between slots is 0.
-  scale_inplace(g, static_cast<float>(1.0 / tokens_in_step), num_params_);
-  const double norm = std::sqrt(sum_squares(g, num_params_));
+  be_->scale_inplace(g, static_cast<float>(1.0 / tokens_in_step), num_params_);
+  const double norm = std::sqrt(be_->sum_squares(g, num_params_));
   if (!std::isfinite(norm)) return norm;
   // torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied only when below 1;
   // AdamW applies it as it reads each gradient
@@ -387,8 +409,8 @@ double Model::step(double tokens_in_step, double lr, double beta1, double beta2,
   if (max_grad_norm > 0) clip = std::min(1.0f, static_cast<float>(max_grad_norm / (norm + 1e-6)));
   step_count++;
   for (const TensorSlot& s : slots_)
-    adamw_update(params_.get() + s.offset, m_.get() + s.offset, v_.get() + s.offset, g + s.offset, s.numel, lr,
-                 beta1, beta2, eps, s.decay ? weight_decay : 0.0, clip, step_count);
+    be_->adamw_update(params_.floats() + s.offset, m_.floats() + s.offset, v_.floats() + s.offset, g + s.offset,
+                      s.numel, lr, beta1, beta2, eps, s.decay ? weight_decay : 0.0, clip, step_count);
   zero_grad();
   return norm;
 }
