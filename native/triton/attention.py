@@ -1,0 +1,189 @@
+"""Causal grouped-query attention over packed documents, FlashAttention-2 style (Dao 2023): scores
+and probabilities live only in on-chip tiles; forward saves the log-sum-exp of each row, backward
+recomputes the probabilities from it. Layout as the cpu op: q, out (N, H, D); k, v (N, KVH, D);
+cu_seqlens (ndocs + 1) document boundaries; query head h reads kv head h // (H / KVH); scale
+1 / sqrt(D); a token attends to earlier tokens of its own document only.
+
+Work is cut into blocks that never cross a document: the host lists, per block, its first row
+and its document's bounds (attention_blocks, from cu_seqlens, once per batch). The backward is
+deterministic without atomics: dq by one program per (query block, head) over its key blocks; dk
+and dv by one program per (key block, kv head) over the query blocks and the heads of its group.
+"""
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _attention_forward(out, lse, q, k, v, blk_row, blk_doc_start, blk_doc_end, sm_scale, H, KVH, D,
+                       BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
+    b = tl.program_id(0)
+    h = tl.program_id(1)
+    kvh = h // (H // KVH)
+    m0 = tl.load(blk_row + b)
+    doc0 = tl.load(blk_doc_start + b)
+    doc1 = tl.load(blk_doc_end + b)
+    rows = m0 + tl.arange(0, BLOCK)
+    rmask = rows < doc1
+    dcol = tl.arange(0, BLOCK_D)
+    dmask = dcol < D
+    qb = tl.load(q + (rows[:, None] * H + h) * D + dcol[None, :], mask=rmask[:, None] & dmask[None, :], other=0.0)
+    m_i = tl.full((BLOCK,), float("-inf"), tl.float32)
+    l_i = tl.zeros((BLOCK,), tl.float32)
+    acc = tl.zeros((BLOCK, BLOCK_D), tl.float32)
+    for n0 in range(doc0, tl.minimum(m0 + BLOCK, doc1), BLOCK):
+        cols = n0 + tl.arange(0, BLOCK)
+        cmask = cols < doc1
+        kv_off = (cols[:, None] * KVH + kvh) * D + dcol[None, :]
+        kvmask = cmask[:, None] & dmask[None, :]
+        kb = tl.load(k + kv_off, mask=kvmask, other=0.0)
+        vb = tl.load(v + kv_off, mask=kvmask, other=0.0)
+        s = tl.dot(qb, tl.trans(kb)) * sm_scale
+        s = tl.where((cols[None, :] <= rows[:, None]) & cmask[None, :], s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        p = tl.exp(s - m_new[:, None])
+        alpha = tl.exp(m_i - m_new)
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(vb.dtype), vb)
+        m_i = m_new
+    o = acc / l_i[:, None]
+    tl.store(out + (rows[:, None] * H + h) * D + dcol[None, :], o.to(out.dtype.element_ty),
+             mask=rmask[:, None] & dmask[None, :])
+    tl.store(lse + rows * H + h, m_i + tl.log(l_i), mask=rmask)
+
+
+@triton.jit
+def _attention_delta(delta, out, dout, N, H, D, BLOCK_H: tl.constexpr, BLOCK_D: tl.constexpr):
+    t = tl.program_id(0)
+    heads = tl.arange(0, BLOCK_H)
+    dcol = tl.arange(0, BLOCK_D)
+    mask = (heads[:, None] < H) & (dcol[None, :] < D)
+    off = (t * H + heads[:, None]) * D + dcol[None, :]
+    o = tl.load(out + off, mask=mask, other=0.0).to(tl.float32)
+    do = tl.load(dout + off, mask=mask, other=0.0).to(tl.float32)
+    tl.store(delta + t * H + heads, tl.sum(o * do, axis=1), mask=heads < H)
+
+
+@triton.jit
+def _attention_backward_dq(dq, dout, q, k, v, lse, delta, blk_row, blk_doc_start, blk_doc_end, sm_scale, H, KVH,
+                           D, BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
+    b = tl.program_id(0)
+    h = tl.program_id(1)
+    kvh = h // (H // KVH)
+    m0 = tl.load(blk_row + b)
+    doc0 = tl.load(blk_doc_start + b)
+    doc1 = tl.load(blk_doc_end + b)
+    rows = m0 + tl.arange(0, BLOCK)
+    rmask = rows < doc1
+    dcol = tl.arange(0, BLOCK_D)
+    dmask = dcol < D
+    qmask = rmask[:, None] & dmask[None, :]
+    q_off = (rows[:, None] * H + h) * D + dcol[None, :]
+    qb = tl.load(q + q_off, mask=qmask, other=0.0)
+    dob = tl.load(dout + q_off, mask=qmask, other=0.0)
+    lse_b = tl.load(lse + rows * H + h, mask=rmask, other=0.0)
+    delta_b = tl.load(delta + rows * H + h, mask=rmask, other=0.0)
+    acc = tl.zeros((BLOCK, BLOCK_D), tl.float32)
+    for n0 in range(doc0, tl.minimum(m0 + BLOCK, doc1), BLOCK):
+        cols = n0 + tl.arange(0, BLOCK)
+        cmask = cols < doc1
+        kv_off = (cols[:, None] * KVH + kvh) * D + dcol[None, :]
+        kvmask = cmask[:, None] & dmask[None, :]
+        kb = tl.load(k + kv_off, mask=kvmask, other=0.0)
+        vb = tl.load(v + kv_off, mask=kvmask, other=0.0)
+        s = tl.dot(qb, tl.trans(kb)) * sm_scale
+        valid = (cols[None, :] <= rows[:, None]) & cmask[None, :] & rmask[:, None]
+        p = tl.where(valid, tl.exp(s - lse_b[:, None]), 0.0)
+        dp = tl.dot(dob, tl.trans(vb))
+        ds = p * (dp - delta_b[:, None])
+        acc += tl.dot(ds.to(kb.dtype), kb)
+    tl.store(dq + q_off, (acc * sm_scale).to(dq.dtype.element_ty), mask=qmask)
+
+
+@triton.jit
+def _attention_backward_dkdv(dk, dv, dout, q, k, v, lse, delta, blk_row, blk_doc_start, blk_doc_end, sm_scale, H,
+                             KVH, D, BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
+    b = tl.program_id(0)
+    kvh = tl.program_id(1)
+    group = H // KVH
+    n0 = tl.load(blk_row + b)
+    doc1 = tl.load(blk_doc_end + b)
+    cols = n0 + tl.arange(0, BLOCK)
+    cmask = cols < doc1
+    dcol = tl.arange(0, BLOCK_D)
+    dmask = dcol < D
+    kvmask = cmask[:, None] & dmask[None, :]
+    kv_off = (cols[:, None] * KVH + kvh) * D + dcol[None, :]
+    kb = tl.load(k + kv_off, mask=kvmask, other=0.0)
+    vb = tl.load(v + kv_off, mask=kvmask, other=0.0)
+    dk_acc = tl.zeros((BLOCK, BLOCK_D), tl.float32)
+    dv_acc = tl.zeros((BLOCK, BLOCK_D), tl.float32)
+    for g in range(group):
+        h = kvh * group + g
+        # only rows at or after the block's first key see it
+        for m0 in range(n0, doc1, BLOCK):
+            rows = m0 + tl.arange(0, BLOCK)
+            rmask = rows < doc1
+            qmask = rmask[:, None] & dmask[None, :]
+            q_off = (rows[:, None] * H + h) * D + dcol[None, :]
+            qb = tl.load(q + q_off, mask=qmask, other=0.0)
+            dob = tl.load(dout + q_off, mask=qmask, other=0.0)
+            lse_b = tl.load(lse + rows * H + h, mask=rmask, other=0.0)
+            delta_b = tl.load(delta + rows * H + h, mask=rmask, other=0.0)
+            s = tl.dot(qb, tl.trans(kb)) * sm_scale
+            valid = (cols[None, :] <= rows[:, None]) & cmask[None, :] & rmask[:, None]
+            p = tl.where(valid, tl.exp(s - lse_b[:, None]), 0.0)
+            dv_acc += tl.dot(tl.trans(p.to(dob.dtype)), dob)
+            dp = tl.dot(dob, tl.trans(vb))
+            ds = p * (dp - delta_b[:, None])
+            dk_acc += tl.dot(tl.trans(ds.to(qb.dtype)), qb)
+    tl.store(dk + kv_off, (dk_acc * sm_scale).to(dk.dtype.element_ty), mask=kvmask)
+    tl.store(dv + kv_off, dv_acc.to(dv.dtype.element_ty), mask=kvmask)
+
+
+# 16 rows per block keeps the interpreter quick in the CPU checks; the device build picks its own
+# (see build.py) until bench/train-gpu sweeps it.
+BLOCK = 16
+
+
+def attention_blocks(cu_seqlens, block=BLOCK):
+    """Per block of at most `block` rows inside one document: (first row, document start, document end),
+    int32 each. The host computes them from cu_seqlens once per batch."""
+    rows, starts, ends = [], [], []
+    bounds = cu_seqlens.tolist()
+    for d0, d1 in zip(bounds[:-1], bounds[1:]):
+        for r in range(d0, d1, block):
+            rows.append(r)
+            starts.append(d0)
+            ends.append(d1)
+    as_i32 = lambda x: torch.tensor(x, dtype=torch.int32, device=cu_seqlens.device)
+    return as_i32(rows), as_i32(starts), as_i32(ends)
+
+
+def _shapes(q, k):
+    N, H, D = q.shape
+    KVH = k.shape[1]
+    assert k.shape == (N, KVH, D) and H % KVH == 0
+    return N, H, KVH, D
+
+
+def attention_forward(out, lse, q, k, v, cu_seqlens):
+    """out, q (N, H, D); k, v (N, KVH, D); lse (N, H) fp32; cu_seqlens (ndocs + 1) int32."""
+    N, H, KVH, D = _shapes(q, k)
+    blocks = attention_blocks(cu_seqlens)
+    _attention_forward[(len(blocks[0]), H)](out, lse, q, k, v, *blocks, D**-0.5, H, KVH, D, BLOCK=BLOCK,
+                                            BLOCK_D=triton.next_power_of_2(D))
+
+
+def attention_backward(dq, dk, dv, dout, q, k, v, out, lse, cu_seqlens):
+    """dq (N, H, D), dk and dv (N, KVH, D) are written."""
+    N, H, KVH, D = _shapes(q, k)
+    blocks = attention_blocks(cu_seqlens)
+    BLOCK_D = triton.next_power_of_2(D)
+    delta = lse.new_empty((N, H))
+    _attention_delta[(N,)](delta, out, dout, N, H, D, BLOCK_H=triton.next_power_of_2(H), BLOCK_D=BLOCK_D)
+    nb = len(blocks[0])
+    _attention_backward_dq[(nb, H)](dq, dout, q, k, v, lse, delta, *blocks, D**-0.5, H, KVH, D, BLOCK=BLOCK,
+                                    BLOCK_D=BLOCK_D)
+    _attention_backward_dkdv[(nb, KVH)](dk, dv, dout, q, k, v, lse, delta, *blocks, D**-0.5, H, KVH, D, BLOCK=BLOCK,
+                                        BLOCK_D=BLOCK_D)

@@ -1,0 +1,43 @@
+"""Rotary position embedding (Su et al. 2021, RoFormer) in transformers' rotate_half convention:
+    out[i]     = x[i] * cos_i - x[i + D/2] * sin_i
+    out[i+D/2] = x[i + D/2] * cos_i + x[i] * sin_i,    angle_i = float(pos) * inv_freq[i] (fp32)
+cos and sin are multiplied by attention_scaling. The backward applies the transposed rotation
+(sin negated). One program per token, all heads; out may be inp (both halves are read first)."""
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _rope(out, inp, pos, inv_freq, attention_scaling, sign, NH, D, BLOCK_H: tl.constexpr,
+          BLOCK_HALF: tl.constexpr):
+    t = tl.program_id(0)
+    half = D // 2
+    heads = tl.arange(0, BLOCK_H)
+    i = tl.arange(0, BLOCK_HALF)
+    fmask = i < half
+    angle = tl.load(pos + t).to(tl.float32) * tl.load(inv_freq + i, mask=fmask, other=0.0)
+    cs = tl.cos(angle) * attention_scaling
+    sn = sign * (tl.sin(angle) * attention_scaling)
+    mask = (heads[:, None] < NH) & fmask[None, :]
+    base = (t * NH + heads[:, None]) * D + i[None, :]
+    x1 = tl.load(inp + base, mask=mask, other=0.0).to(tl.float32)
+    x2 = tl.load(inp + base + half, mask=mask, other=0.0).to(tl.float32)
+    tl.store(out + base, (x1 * cs[None, :] - x2 * sn[None, :]).to(out.dtype.element_ty), mask=mask)
+    tl.store(out + base + half, (x2 * cs[None, :] + x1 * sn[None, :]).to(out.dtype.element_ty), mask=mask)
+
+
+def _launch(out, inp, pos, inv_freq, attention_scaling, sign):
+    N, NH, D = inp.shape
+    assert out.shape == inp.shape and pos.shape == (N,) and inv_freq.shape == (D // 2,) and D % 2 == 0
+    _rope[(N,)](out, inp, pos, inv_freq, attention_scaling, sign, NH, D, BLOCK_H=triton.next_power_of_2(NH),
+                BLOCK_HALF=triton.next_power_of_2(D // 2))
+
+
+def rope_forward(out, inp, pos, inv_freq, attention_scaling):
+    """inp, out (N, NH, D); pos (N) int32; inv_freq (D/2) fp32."""
+    _launch(out, inp, pos, inv_freq, attention_scaling, 1.0)
+
+
+def rope_backward(dinp, dout, pos, inv_freq, attention_scaling):
+    """dinp (N, NH, D) is written; it may be dout."""
+    _launch(dinp, dout, pos, inv_freq, attention_scaling, -1.0)

@@ -1,0 +1,51 @@
+"""Harness of the Triton kernel checks: a JSON list of cases on stdin; compute(case) returns
+{name: (ours, reference)}; prints, per case and tensor, max |diff|, relative L2 and cosine (in fp64).
+
+On the CPU (TRITON_INTERPRET=1, set by the vitest side) the kernels run in Triton's interpreter on
+fp32 tensors: the interpreter's fp32 tl.dot matches PyTorch, its bf16 tl.dot does not. With
+SFT_TRITON_DEVICE=cuda they run compiled on the GPU in bf16, against the fp32 PyTorch reference on
+the same (bf16-rounded) inputs."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "native", "triton"))
+
+import torch  # noqa: E402
+
+DEVICE = os.environ.get("SFT_TRITON_DEVICE", "cpu")
+DTYPE = torch.bfloat16 if DEVICE == "cuda" else torch.float32
+
+
+def rand(*shape, scale=1.0):
+    """A tensor in the kernels' dtype on the device."""
+    return (scale * torch.randn(*shape)).to(DTYPE).to(DEVICE)
+
+
+def ref(x):
+    """The reference's copy of an input: fp32, on the CPU, requiring grad when x is floating."""
+    y = x.detach().float().cpu().clone()
+    return y.requires_grad_() if y.is_floating_point() else y
+
+
+def metrics(ours, reference):
+    a = ours.detach().double().cpu().flatten()
+    b = reference.detach().double().cpu().flatten()
+    assert a.shape == b.shape, f"shape {tuple(ours.shape)} vs {tuple(reference.shape)}"
+    norm = b.norm().item()
+    denom = (a.norm() * b.norm()).item()
+    return {
+        "maxAbs": (a - b).abs().max().item() if a.numel() else 0.0,
+        "relL2": (a - b).norm().item() / norm if norm > 0 else (a - b).norm().item(),
+        "cosine": (a @ b).item() / denom if denom > 0 else float(torch.equal(a, b)),
+        "finite": bool(torch.isfinite(a).all()),
+    }
+
+
+def serve(compute):
+    torch.set_num_threads(1)
+    results = []
+    for case in json.load(sys.stdin):
+        torch.manual_seed(case["seed"])
+        results.append({name: metrics(o, r) for name, (o, r) in compute(case).items()})
+    json.dump({"device": DEVICE, "dtype": str(DTYPE), "results": results}, sys.stdout)
