@@ -1,5 +1,5 @@
 /**
- * Runs a Triton kernel check (test/native/triton/<op>.py) in the oracle and asserts its metrics. On
+ * Runs a Triton kernel check (test/native/triton/<op>_check.py) in the oracle and asserts its metrics. On
  * the CPU the kernels run in Triton's interpreter in fp32 and must match PyTorch closely; with
  * SFT_TRITON_DEVICE=cuda (native/cuda/device-check.sh) the same checks run compiled on the GPU in
  * bf16, within bf16 tolerance.
@@ -22,10 +22,14 @@ const device = process.env.SFT_TRITON_DEVICE ?? "cpu"
 const tolerance = (gradient: boolean) =>
   device === "cuda" ? { relL2: gradient ? 2e-2 : 1e-2, cosine: 0.999 } : { relL2: gradient ? 1e-4 : 1e-5, cosine: 0.99999 }
 
-/** Runs `<op>.py` over the cases; names starting with "d" are gradients. */
+/** Runs `<op>_check.py` over the cases; names starting with "d" are gradients. */
 export const checkTriton = (op: string, cases: ReadonlyArray<object>): void => {
-  const env = { ...oracleEnv(), ...(device === "cpu" ? { TRITON_INTERPRET: "1" } : {}) }
-  const run = spawnSync(requireOraclePython(), [join(import.meta.dirname, `${op}.py`)], {
+  const env = {
+    ...oracleEnv(),
+    PYTHONPATH: join(import.meta.dirname, "..", "..", "..", "native", "triton"),
+    ...(device === "cpu" ? { TRITON_INTERPRET: "1" } : {})
+  }
+  const run = spawnSync(requireOraclePython(), [join(import.meta.dirname, `${op}_check.py`)], {
     input: JSON.stringify(cases),
     encoding: "utf8",
     env,

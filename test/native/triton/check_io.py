@@ -1,17 +1,15 @@
-"""Harness of the Triton kernel checks: a JSON list of cases on stdin; compute(case) returns
+"""Harness of the Triton kernel checks (<op>_check.py, named apart from the kernel file <op>.py it imports): a JSON list of cases on stdin; compute(case) returns
 {name: (ours, reference)}; prints, per case and tensor, max |diff|, relative L2 and cosine (in fp64).
 
 On the CPU (TRITON_INTERPRET=1, set by the vitest side) the kernels run in Triton's interpreter on
 fp32 tensors: the interpreter's fp32 tl.dot matches PyTorch, its bf16 tl.dot does not. With
 SFT_TRITON_DEVICE=cuda they run compiled on the GPU in bf16, against the fp32 PyTorch reference on
-the same (bf16-rounded) inputs."""
+the same (bf16-rounded) inputs. check.ts puts native/triton on PYTHONPATH."""
 import json
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "native", "triton"))
-
-import torch  # noqa: E402
+import torch
 
 DEVICE = os.environ.get("SFT_TRITON_DEVICE", "cpu")
 DTYPE = torch.bfloat16 if DEVICE == "cuda" else torch.float32

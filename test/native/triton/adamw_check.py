@@ -1,0 +1,36 @@
+"""adamw against torch.optim.AdamW over several steps; sum_squares and scale_inplace against torch."""
+import torch
+from adamw import adamw_update, scale_inplace, sum_squares
+from check_io import DEVICE, DTYPE, rand, ref, serve
+
+
+def compute(case):
+    n, steps = case["n"], case["steps"]
+    lr, b1, b2, eps, wd, clip = case["lr"], case["beta1"], case["beta2"], case["eps"], case["weightDecay"], case["clip"]
+    master = torch.randn(n, device=DEVICE)
+    param = master.to(DTYPE)
+    m, v = torch.zeros(n, device=DEVICE), torch.zeros(n, device=DEVICE)
+    p_r = master.detach().cpu().clone().requires_grad_()
+    opt = torch.optim.AdamW([p_r], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+    for step in range(1, steps + 1):
+        grad = rand(n)
+        adamw_update(param, master, m, v, grad, lr, b1, b2, eps, wd, clip, step)
+        p_r.grad = ref(grad).detach() * clip
+        opt.step()
+    x = rand(n, scale=3.0)
+    total = torch.empty(1, dtype=torch.float64, device=DEVICE)
+    sum_squares(total, x)
+    scaled = x.clone()
+    scale_inplace(scaled, 0.37)
+    state = opt.state[p_r]
+    return dict(
+        master=(master, p_r),
+        param=(param, p_r),
+        m=(m, state["exp_avg"]),
+        v=(v, state["exp_avg_sq"]),
+        sum_squares=(total, ref(x).double().pow(2).sum().reshape(1)),
+        scaled=(scaled, ref(x) * 0.37),
+    )
+
+
+serve(compute)
