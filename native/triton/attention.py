@@ -53,15 +53,14 @@ def _attention_forward(out, lse, q, k, v, blk_row, blk_doc_start, blk_doc_end, s
 
 
 @triton.jit
-def _attention_delta(delta, out, dout, N, H, D, BLOCK_H: tl.constexpr, BLOCK_D: tl.constexpr):
+def _attention_delta(delta, out, dout, H, D, BLOCK_D: tl.constexpr):
     t = tl.program_id(0)
-    heads = tl.arange(0, BLOCK_H)
+    h = tl.program_id(1)
     dcol = tl.arange(0, BLOCK_D)
-    mask = (heads[:, None] < H) & (dcol[None, :] < D)
-    off = (t * H + heads[:, None]) * D + dcol[None, :]
-    o = tl.load(out + off, mask=mask, other=0.0).to(tl.float32)
-    do = tl.load(dout + off, mask=mask, other=0.0).to(tl.float32)
-    tl.store(delta + t * H + heads, tl.sum(o * do, axis=1), mask=heads < H)
+    mask = dcol < D
+    o = tl.load(out + (t * H + h) * D + dcol, mask=mask, other=0.0).to(tl.float32)
+    do = tl.load(dout + (t * H + h) * D + dcol, mask=mask, other=0.0).to(tl.float32)
+    tl.store(delta + t * H + h, tl.sum(o * do, axis=0))
 
 
 @triton.jit
@@ -181,7 +180,7 @@ def attention_backward(dq, dk, dv, dout, q, k, v, out, lse, cu_seqlens):
     blocks = attention_blocks(cu_seqlens)
     BLOCK_D = triton.next_power_of_2(D)
     delta = lse.new_empty((N, H))
-    _attention_delta[(N,)](delta, out, dout, N, H, D, BLOCK_H=triton.next_power_of_2(H), BLOCK_D=BLOCK_D)
+    _attention_delta[(N, H)](delta, out, dout, H, D, BLOCK_D=BLOCK_D)
     nb = len(blocks[0])
     _attention_backward_dq[(nb, H)](dq, dout, q, k, v, lse, delta, *blocks, D**-0.5, H, KVH, D, BLOCK=BLOCK,
                                     BLOCK_D=BLOCK_D)

@@ -21,7 +21,8 @@ def _gemm(c, a, b, bias, M, N, K, stride_am, stride_ak, stride_bk, stride_bn, st
                      mask=(rm[:, None] < M) & (ka[None, :] < K), other=0.0)
         bt = tl.load(b + ka[:, None] * stride_bk + rn[None, :].to(tl.int64) * stride_bn,
                      mask=(ka[:, None] < K) & (rn[None, :] < N), other=0.0)
-        acc = tl.dot(at, bt, acc)
+        # an fp32 A (the cross-entropy's logit gradients) meets bf16 weights in B's dtype, as Liger does
+        acc = tl.dot(at.to(bt.dtype), bt, acc)
     if HAS_BIAS:
         acc += tl.load(bias + rn, mask=rn < N, other=0.0).to(tl.float32)[None, :]
     mask = (rm[:, None] < M) & (rn[None, :] < N)

@@ -2,35 +2,37 @@
     out[i]     = x[i] * cos_i - x[i + D/2] * sin_i
     out[i+D/2] = x[i + D/2] * cos_i + x[i] * sin_i,    angle_i = float(pos) * inv_freq[i] (fp32)
 cos and sin are multiplied by attention_scaling. The backward applies the transposed rotation
-(sin negated). One program per token, all heads; out may be inp (both halves are read first)."""
+(sin negated). One program per (token, head); out may be inp (both halves are read first)."""
 import triton
 import triton.language as tl
 
 
 @triton.jit
-def _rope(out, inp, pos, inv_freq, attention_scaling, sign, NH, D, BLOCK_H: tl.constexpr,
-          BLOCK_HALF: tl.constexpr):
+def _rope(out, inp, pos, inv_freq, attention_scaling, sign, NH, D, BLOCK_HALF: tl.constexpr):
     t = tl.program_id(0)
+    h = tl.program_id(1)
     half = D // 2
-    heads = tl.arange(0, BLOCK_H)
     i = tl.arange(0, BLOCK_HALF)
-    fmask = i < half
-    angle = tl.load(pos + t).to(tl.float32) * tl.load(inv_freq + i, mask=fmask, other=0.0)
+    mask = i < half
+    angle = tl.load(pos + t).to(tl.float32) * tl.load(inv_freq + i, mask=mask, other=0.0)
     cs = tl.cos(angle) * attention_scaling
     sn = sign * (tl.sin(angle) * attention_scaling)
-    mask = (heads[:, None] < NH) & fmask[None, :]
-    base = (t * NH + heads[:, None]) * D + i[None, :]
+    base = (t * NH + h) * D + i
     x1 = tl.load(inp + base, mask=mask, other=0.0).to(tl.float32)
     x2 = tl.load(inp + base + half, mask=mask, other=0.0).to(tl.float32)
-    tl.store(out + base, (x1 * cs[None, :] - x2 * sn[None, :]).to(out.dtype.element_ty), mask=mask)
-    tl.store(out + base + half, (x2 * cs[None, :] + x1 * sn[None, :]).to(out.dtype.element_ty), mask=mask)
+    tl.store(out + base, (x1 * cs - x2 * sn).to(out.dtype.element_ty), mask=mask)
+    tl.store(out + base + half, (x2 * cs + x1 * sn).to(out.dtype.element_ty), mask=mask)
+
+
+# Head dims up to 128 (every architecture this engine loads): one build serves them all.
+BLOCK_HALF = 64
 
 
 def _launch(out, inp, pos, inv_freq, attention_scaling, sign):
     N, NH, D = inp.shape
     assert out.shape == inp.shape and pos.shape == (N,) and inv_freq.shape == (D // 2,) and D % 2 == 0
-    _rope[(N,)](out, inp, pos, inv_freq, attention_scaling, sign, NH, D, BLOCK_H=triton.next_power_of_2(NH),
-                BLOCK_HALF=triton.next_power_of_2(D // 2))
+    assert D // 2 <= BLOCK_HALF, f"head dim {D} above {2 * BLOCK_HALF}"
+    _rope[(N, NH)](out, inp, pos, inv_freq, attention_scaling, sign, NH, D, BLOCK_HALF=BLOCK_HALF)
 
 
 def rope_forward(out, inp, pos, inv_freq, attention_scaling):
