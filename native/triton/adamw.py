@@ -48,13 +48,6 @@ def _sum_in_order(out, partial, P):
     tl.store(out, acc)
 
 
-@triton.jit
-def _scale_inplace(x, s, n, BLOCK: tl.constexpr):
-    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = i < n
-    tl.store(x + i, (tl.load(x + i, mask=mask).to(tl.float32) * s).to(x.dtype.element_ty), mask=mask)
-
-
 BLOCK = 1024
 
 
@@ -76,9 +69,3 @@ def sum_squares(out, x):
     partial = out.new_empty(P)
     _sum_squares_partial[(P,)](partial, x, n, BLOCK=BLOCK)
     _sum_in_order[(1,)](out, partial, P)
-
-
-def scale_inplace(x, s):
-    """x (n) *= s."""
-    n = x.numel()
-    _scale_inplace[(triton.cdiv(n, BLOCK),)](x, s, n, BLOCK=BLOCK)

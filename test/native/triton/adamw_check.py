@@ -1,7 +1,8 @@
-"""adamw against torch.optim.AdamW over several steps; sum_squares and scale_inplace against torch."""
+"""adamw against torch.optim.AdamW over several steps; sum_squares and the elementwise ops against torch."""
 import torch
-from adamw import adamw_update, scale_inplace, sum_squares
+from adamw import adamw_update, sum_squares
 from check_io import DEVICE, DTYPE, rand, ref, serve
+from elementwise import add_inplace, scale_inplace
 
 
 def compute(case):
@@ -22,6 +23,9 @@ def compute(case):
     sum_squares(total, x)
     scaled = x.clone()
     scale_inplace(scaled, 0.37)
+    y = rand(n)
+    added = x.clone()
+    add_inplace(added, y)
     state = opt.state[p_r]
     return dict(
         master=(master, p_r),
@@ -30,6 +34,7 @@ def compute(case):
         v=(v, state["exp_avg_sq"]),
         sum_squares=(total, ref(x).double().pow(2).sum().reshape(1)),
         scaled=(scaled, ref(x) * 0.37),
+        added=(added, ref(x) + ref(y)),
     )
 
 
