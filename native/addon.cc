@@ -6,6 +6,7 @@
 
 Napi::Object InitOps(Napi::Env env, Napi::Object exports);    // binding/ops.cc: single ops, for tests
 Napi::Object InitModel(Napi::Env env, Napi::Object exports);  // binding/model.cc: the training engine
+Napi::Object InitCuda(Napi::Env env, Napi::Object exports);   // binding/cuda.cc: the CUDA driver and launcher
 
 // What this binary was compiled for: the instruction sets the compiler was allowed to use decide
 // its floating-point bits (FMA contracts, vector widths), so they enter the train stage's key.
@@ -66,6 +67,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
   InitOps(env, exports);
   InitModel(env, exports);
+  InitCuda(env, exports);
   exports.Set("build", BuildInfo(env));
   return exports;
 }

@@ -8,13 +8,15 @@
       # Every kernel and binding file is compiled; adding an op never means editing this list.
       "sources": [
         "addon.cc",
-        "<!@(ls -1 cpu/*.cc model/*.cc binding/*.cc 2>/dev/null)"
+        "<!@(ls -1 cpu/*.cc model/*.cc cuda/*.cc binding/*.cc 2>/dev/null)"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "."],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off"],
+      # dlopen of the CUDA driver (cuda/driver.cc); part of libc since glibc 2.34
+      "libraries": ["-ldl"],
       "conditions": [
         ["target_arch=='x64' and simd==1", { "cflags_cc": ["-mavx2", "-mfma", "-mf16c"] }]
       ]

@@ -24,7 +24,7 @@ const fingerprint = (addon?: string): string => {
 }
 
 test("the scalar build trains, evaluates and generates bit for bit as the default build", { timeout: 300_000 }, () => {
-  for (const part of ["addon.cc", "binding.gyp", "cpu", "model", "binding"]) cpSync(join(repo, "native", part), join(scratch, part), { recursive: true })
+  for (const part of ["addon.cc", "binding.gyp", "cpu", "model", "cuda", "binding"]) cpSync(join(repo, "native", part), join(scratch, part), { recursive: true })
   symlinkSync(join(repo, "node_modules"), join(scratch, "node_modules"))
   const build = spawnSync(process.execPath, ["scripts/build-native.mjs", scratch, "--simd=0"], { cwd: repo, encoding: "utf8" })
   expect(build.status, build.stderr).toBe(0)
