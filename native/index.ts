@@ -73,7 +73,12 @@ export interface GenerateOptions {
   readonly seed: number
 }
 
+/** Where the engine runs: the C++ kernels of native/cpu, or the Triton kernels of native/kernels on a GPU. */
+export type BackendName = "cpu" | "cuda"
+
 export interface ModelOptions {
+  /** Default cpu. A backend that cannot run here fails with the reason (see {@link backendUnavailable}). */
+  readonly backend?: BackendName
   /** Worker threads; results do not depend on it. Default: all available cores. */
   readonly threads?: number
   /** Recompute each layer's activations in backward instead of keeping them (same results, less memory). */
@@ -133,7 +138,8 @@ export interface EvalSum extends LossSum {
 }
 
 interface Addon {
-  readonly Model: new (config: ModelConfig, threads: number, recompute: boolean) => Handle
+  readonly Model: new (config: ModelConfig, threads: number, recompute: boolean, backend: BackendName) => Handle
+  readonly backendUnavailable: (name: BackendName) => string
   readonly build: { readonly arch: string; readonly features: string; readonly compiler: string }
 }
 
@@ -154,6 +160,19 @@ export const engineFacts = (): Readonly<Record<string, string>> =>
     cpu: `${addon.build.arch}:${addon.build.features}`,
     compiler: addon.build.compiler
   })
+
+/** Why a backend cannot run on this machine (no driver, no GPU, …), or undefined when it can. */
+export const backendUnavailable = (name: BackendName): string | undefined => addon.backendUnavailable(name) || undefined
+
+/**
+ * The backend of `auto`: cuda when it can run here, else cpu, with the reason cuda was passed over
+ * (for the log: a fallback is never silent).
+ */
+export const resolveBackend = (choice: BackendName | "auto"): { readonly backend: BackendName; readonly fallback?: string } => {
+  if (choice !== "auto") return { backend: choice }
+  const why = backendUnavailable("cuda")
+  return why === undefined ? { backend: "cuda" } : { backend: "cpu", fallback: why }
+}
 
 const wrap = (error: unknown): NativeModelError =>
   new NativeModelError(error instanceof Error ? error.message : String(error))
@@ -197,7 +216,8 @@ export class NativeModel {
 
   private static empty(config: ModelConfig, options?: ModelOptions): NativeModel {
     const threads = options?.threads ?? availableParallelism()
-    return new NativeModel(native(() => new addon.Model(config, threads, options?.recompute ?? false)), config)
+    const backend = options?.backend ?? "cpu"
+    return new NativeModel(native(() => new addon.Model(config, threads, options?.recompute ?? false, backend)), config)
   }
 
   private load(kind: TensorKind, tensors: Weights, what: string): void {

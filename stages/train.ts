@@ -12,7 +12,8 @@ import { copyFile, mkdir, readdir, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { loadHfModel, parameterShapes, readHfConfig } from "../native/hfConfig.ts"
 import { exportHfModel } from "../native/hfExport.ts"
-import { engineFacts, NativeModel } from "../native/index.ts"
+import { engineFacts, NativeModel, resolveBackend } from "../native/index.ts"
+import { kernelBuildDigest } from "../native/kernels.ts"
 import { numel } from "../native/safetensors.ts"
 import { initWeights } from "../native/init.ts"
 import { defineStage, Files, Optional, StageFailure, Table, withDefault } from "../src/index.ts"
@@ -68,13 +69,27 @@ export const TrainConfig = Schema.Struct({
   loggingSteps: count.pipe(withDefault(10)),
   /** Worker threads (default: every core); not in the key, since results do not depend on it. */
   threads: Schema.optionalKey(count),
+  /**
+   * Where to train: cpu, cuda, or auto (cuda when it can run here, else cpu, and the log says why).
+   * Not in the key as written: the backend it resolves to is (an env fact), so auto and cpu share a cache.
+   */
+  backend: Schema.Literals(["cpu", "cuda", "auto"]).pipe(withDefault("auto")),
+  /** bf16 mixed precision on cuda (fp32 master weights and moments). The key holds the dtype it gives. */
+  bf16: Schema.Boolean.pipe(withDefault(false)),
   /** Steps of a `--sanity` run. */
   sanitySteps: count.pipe(withDefault(20))
 })
 export type TrainConfig = typeof TrainConfig.Type
 
-// Config fields that cannot change what train writes.
-const unkeyed: ReadonlyArray<string> = ["threads", "loggingSteps"]
+// Config fields that cannot change what train writes, or that enter the key through env instead.
+const unkeyed: ReadonlyArray<string> = ["threads", "loggingSteps", "backend", "bf16"]
+
+// The backend and dtype a config trains with on this machine.
+const placement = (config: TrainConfig) => {
+  const resolved = resolveBackend(config.backend)
+  const dtype = resolved.backend === "cuda" && config.bf16 ? "bfloat16" : "float32"
+  return { ...resolved, dtype }
+}
 
 const failure = (message: string, cause?: unknown) => new StageFailure({ stage: "train", message, cause })
 
@@ -85,16 +100,23 @@ const weightFile = /^(config\.json|.*\.safetensors|model\.safetensors\.index\.js
 const engine = <A>(what: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (cause) => failure(`${what}: ${(cause as Error).message}`, cause) })
 
+// Making the model can fail for reasons of the machine (a backend that cannot run here).
+const open = (f: () => NativeModel) => Effect.try({ try: f, catch: (cause) => failure((cause as Error).message, cause) })
+
 export const train = defineStage({
   name: "train",
   module: import.meta.url,
   reads: ["seed", "sanity"],
-  extraCode: ["../native/cpu", "../native/binding", "../native/addon.cc", "../native/binding.gyp"],
+  extraCode: ["../native/cpu", "../native/model", "../native/cuda", "../native/binding", "../native/addon.cc", "../native/binding.gyp"],
   config: TrainConfig,
   unkeyed,
   inputs: { train: Table(packedSchema), validation: Optional(Table(packedSchema)), model: Files() },
   outputs: { model: Files(), checkpoints: Files(), history: Table(historySchema) },
-  env: () => ({ backend: "cpu", dtype: "float32", ...engineFacts() }),
+  // The kernel build (the AOT manifest's digest) decides the bits of a cuda run, as the addon's do of a cpu run.
+  env: (config) => {
+    const { backend, dtype } = placement(config)
+    return { backend, dtype, ...engineFacts(), ...(backend === "cuda" ? { kernels: kernelBuildDigest() } : {}) }
+  },
   run: (ctx) =>
     Effect.gen(function*() {
       const { config } = ctx
@@ -107,7 +129,19 @@ export const train = defineStage({
           return initWeights(hf.config, { seed: ctx.seed, initializerRange: range })
         })
         : loadHfModel(dir).pipe(Effect.map((model) => model.weights))
-      const options = { recompute: config.gradientCheckpointing, ...(config.threads === undefined ? {} : { threads: config.threads }) }
+      const place = placement(config)
+      if (place.fallback !== undefined) ctx.log(`backend auto: training on cpu; ${place.fallback}`)
+      if (config.bf16 && place.backend === "cpu") {
+        if (config.backend === "cpu") {
+          return yield* Effect.fail(failure("bf16 mixed precision runs on the cuda backend: set backend to cuda or auto, or bf16 to false"))
+        }
+        ctx.log("bf16 applies on cuda only: this run trains in float32")
+      }
+      const options = {
+        backend: place.backend,
+        recompute: config.gradientCheckpointing,
+        ...(config.threads === undefined ? {} : { threads: config.threads })
+      }
       const parameters = Object.values(parameterShapes(hf.config)).reduce((n, shape) => n + numel(shape), 0)
       const learningRate = config.learningRate ?? defaultLearningRate(parameters)
       if (config.learningRate === undefined) {
@@ -159,12 +193,13 @@ export const train = defineStage({
       let best: Best | undefined
       if (Option.isSome(resumed)) {
         const checkpoint = yield* readCheckpoint(resumed.value.dir, kept)
-        model = NativeModel.restore(hf.config, checkpoint.state, options)
+        model = yield* open(() => NativeModel.restore(hf.config, checkpoint.state, options))
         history = [...checkpoint.progress.history]
         best = checkpoint.progress.best
         ctx.log(`resumed from the checkpoint of step ${checkpoint.state.step}`)
       } else {
-        model = NativeModel.create(hf.config, yield* initialWeights, options)
+        const weights = yield* initialWeights
+        model = yield* open(() => NativeModel.create(hf.config, weights, options))
       }
       const greater = config.greaterIsBetter
       // What shaped the weights: the config with the rate used, without the unkeyed fields (which cannot).

@@ -134,11 +134,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                        });
   }
 
-  // new Model(config, threads, recompute)
+  // new Model(config, threads, recompute, backend)
   ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsNumber() || !info[2].IsBoolean()) {
-      throw_error(env, "new Model(config, threads, recompute): bad arguments");
+    if (info.Length() < 4 || !info[0].IsObject() || !info[1].IsNumber() || !info[2].IsBoolean() || !info[3].IsString()) {
+      throw_error(env, "new Model(config, threads, recompute, backend): bad arguments");
       return;
     }
     ConfigReader r{info[0].As<Napi::Object>(), ""};
@@ -163,7 +163,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     }
     double threads = info[1].As<Napi::Number>().DoubleValue();
     threads_ = threads >= 1 && threads <= 1024 ? static_cast<int>(threads) : 1;
-    model_ = std::make_unique<Model>(std::move(c), info[2].As<Napi::Boolean>().Value(), make_cpu_backend());
+    std::string why;
+    std::unique_ptr<Backend> backend = make_backend(info[3].As<Napi::String>().Utf8Value(), &why);
+    if (backend == nullptr) {
+      throw_error(env, why);
+      return;
+    }
+    model_ = std::make_unique<Model>(std::move(c), info[2].As<Napi::Boolean>().Value(), std::move(backend));
   }
 
   Model& model() { return *model_; }
@@ -468,9 +474,16 @@ void Job::OnError(const Napi::Error& e) {
   deferred_.Reject(e.Value());
 }
 
+// backendUnavailable(name) -> "" when it can run here, else why not
+Napi::Value BackendUnavailable(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) return throw_error(info.Env(), "backendUnavailable(name: string)");
+  return Napi::String::New(info.Env(), backend_unavailable(info[0].As<Napi::String>().Utf8Value()));
+}
+
 }  // namespace
 
 Napi::Object InitModel(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", ModelWrap::Define(env));
+  exports.Set("backendUnavailable", Napi::Function::New(env, BackendUnavailable));
   return exports;
 }

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 class Backend {
  public:
@@ -75,6 +76,11 @@ class Backend {
 };
 
 std::unique_ptr<Backend> make_cpu_backend();
+
+// "" when the backend of this name ("cpu", "cuda") can run here, else why not (model/backends.cc).
+std::string backend_unavailable(const std::string& name);
+// That backend, or null with *error set to backend_unavailable's reason.
+std::unique_ptr<Backend> make_backend(const std::string& name, std::string* error);
 
 // Bytes of a backend, released with their owner. The backend must outlive the buffer.
 class Buffer {

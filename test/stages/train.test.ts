@@ -12,6 +12,8 @@ import { tmpdir } from "node:os"
 import { join, relative } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { readHfConfig } from "../../native/hfConfig.ts"
+import { backendUnavailable } from "../../native/index.ts"
+import { kernelBuildDigest } from "../../native/kernels.ts"
 import { initWeights } from "../../native/init.ts"
 import { readSafetensors } from "../../native/safetensors.ts"
 import { StageFailure } from "../../src/index.ts"
@@ -59,14 +61,17 @@ const memoryCheckpoints = (saved: Map<number, string>, stopAfter?: number): Chec
     })
 })
 
-const run = (config: Record<string, unknown>, checkpoints: Checkpoints) =>
+const trainConfig = (config: Record<string, unknown>) =>
+  Schema.decodeUnknownSync(TrainConfig)({ fromScratch: true, learningRate: 3e-3, numTrainEpochs: 4, perDeviceTrainBatchSize: 2, weightDecay: 0.1, warmupRatio: 0.2, ...config })
+
+const run = (config: Record<string, unknown>, checkpoints: Checkpoints, log: (line: string) => void = () => undefined) =>
   Effect.runPromise(Effect.scoped(train.run({
-    config: Schema.decodeUnknownSync(TrainConfig)({ fromScratch: true, learningRate: 3e-3, numTrainEpochs: 4, perDeviceTrainBatchSize: 2, weightDecay: 0.1, warmupRatio: 0.2, ...config }),
+    config: trainConfig(config),
     inputs: { train: packed, validation: packed, model: { dir: modelDir, files: [] } },
     seed: 7,
     tmpDir: mkdtempSync(join(scratch, "run-")),
     progress: () => undefined,
-    log: () => undefined,
+    log,
     scalars: () => undefined,
     sanity: false,
     checkpoints
@@ -239,5 +244,36 @@ describe("kept checkpoints", () => {
   it("refuses loadBestModelAtEnd when some checkpoints would not be scored", async () => {
     await expect(run({ maxSteps: 4, evalSteps: 3, saveSteps: 2, loadBestModelAtEnd: true }, memoryCheckpoints(new Map())))
       .rejects.toThrow(/saveSteps \(2\) to be a multiple of evalSteps \(3\)/)
+  })
+})
+
+describe("backend", () => {
+  const cudaMissing = backendUnavailable("cuda")
+
+  it("auto trains on cpu where cuda cannot run, says why, and keys and writes exactly what cpu does", async () => {
+    if (cudaMissing === undefined) return
+    const lines: Array<string> = []
+    const auto = await run({ maxSteps: 2, backend: "auto" }, memoryCheckpoints(new Map()), (line) => lines.push(line))
+    const cpu = await run({ maxSteps: 2, backend: "cpu" }, memoryCheckpoints(new Map()))
+    expect(lines).toContain(`backend auto: training on cpu; ${cudaMissing}`)
+    expect(filesOf(auto.outputs.model.dir)).toEqual(filesOf(cpu.outputs.model.dir))
+    expect(train.env!(trainConfig({ backend: "auto", bf16: true }))).toEqual(train.env!(trainConfig({ backend: "cpu" })))
+  })
+
+  it("cuda where it cannot run fails with the reason", async () => {
+    if (cudaMissing === undefined) return
+    await expect(run({ maxSteps: 1, backend: "cuda" }, memoryCheckpoints(new Map()))).rejects.toThrow(cudaMissing)
+  })
+
+  it("a cuda run's key holds the backend, the dtype and the kernel build", () => {
+    const env = train.env!(trainConfig({ backend: "cuda", bf16: true }))
+    expect(env).toMatchObject({ backend: "cuda", dtype: "bfloat16", kernels: kernelBuildDigest() })
+    expect(train.env!(trainConfig({ backend: "cuda" }))).toMatchObject({ dtype: "float32" })
+    expect(train.env!(trainConfig({ backend: "cpu" }))).not.toHaveProperty("kernels")
+  })
+
+  it("bf16 on the cpu backend is refused", async () => {
+    await expect(run({ maxSteps: 1, backend: "cpu", bf16: true }, memoryCheckpoints(new Map())))
+      .rejects.toThrow("bf16 mixed precision runs on the cuda backend")
   })
 })
