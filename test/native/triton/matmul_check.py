@@ -30,4 +30,11 @@ def compute(case):
     return result
 
 
-serve(compute)
+# normal and odd shapes, small enough for the interpreter on two shared cores
+CASES = [
+    {"seed": 0, "N": 37, "C": 50, "OC": 70, "bias": True, "accumulate": True},
+    {"seed": 1, "N": 64, "C": 96, "OC": 128, "bias": False, "accumulate": False},
+    {"seed": 2, "N": 1, "C": 5, "OC": 3, "bias": True, "accumulate": False},
+]
+
+serve(compute, CASES)
