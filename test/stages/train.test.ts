@@ -69,6 +69,8 @@ const run = (config: Record<string, unknown>, checkpoints: Checkpoints) =>
     log: () => undefined,
     scalars: () => undefined,
     sanity: false,
+    workers: 1,
+    batchSize: 10_000,
     checkpoints
   })))
 
@@ -88,6 +90,8 @@ const stageContext = <C, I>(config: C, inputs: I) => ({
   log: () => undefined,
   scalars: () => undefined,
   sanity: false,
+  workers: 1,
+  batchSize: 10_000,
   checkpoints: memoryCheckpoints(new Map())
 })
 
