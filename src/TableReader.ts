@@ -35,7 +35,19 @@ export class TableReader<T extends arrow.TypeMap = any> {
     }
   }
 
-  /** The whole table in memory: for small tables and for views of a few rows. */
+  /** The first `rows` rows (fewer if the table is shorter), reading no more batches than they need. */
+  async head(rows: number): Promise<arrow.Table<T>> {
+    const batches: Array<arrow.RecordBatch<T>> = []
+    let held = 0
+    for await (const batch of this.batches()) {
+      if (held >= rows) break
+      batches.push(batch)
+      held += batch.numRows
+    }
+    return new arrow.Table(this.schema, batches).slice(0, rows)
+  }
+
+  /** The whole table in memory: for small tables. */
   async readAll(): Promise<arrow.Table<T>> {
     const batches: Array<arrow.RecordBatch<T>> = []
     for await (const batch of this.batches()) batches.push(batch)
