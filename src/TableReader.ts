@@ -47,6 +47,13 @@ export class TableReader<T extends arrow.TypeMap = any> {
     return new arrow.Table(this.schema, batches).slice(0, rows)
   }
 
+  /** Rows in the table, counted batch by batch (a pass over the file). */
+  async numRows(): Promise<number> {
+    let rows = 0
+    for await (const batch of this.batches()) rows += batch.numRows
+    return rows
+  }
+
   /** The whole table in memory: for small tables. */
   async readAll(): Promise<arrow.Table<T>> {
     const batches: Array<arrow.RecordBatch<T>> = []
