@@ -123,7 +123,7 @@ export const template = defineStage({
       ctx.log(`chat template: ${source.origin}`)
       const logged = new Set<ChatTemplate>()
       const pool = yield* Effect.acquireRelease(
-        Effect.tryPromise({ try: () => WorkerPool.start(import.meta.resolve("./workers/templateTask.ts"), templateTask, init, ctx.workers), catch: failure }),
+        Effect.tryPromise({ try: () => WorkerPool.start(new URL("./workers/templateTask.ts", import.meta.url).href, templateTask, init, ctx.workers), catch: failure }),
         (pool) => Effect.promise(() => pool.close())
       )
       const writer = new TableWriter(ctx.tmpDir, renderedSchema, toRenderedTable)

@@ -78,7 +78,7 @@ export const tokenize = defineStage({
       const options: TokenizeOptions = ctx.config
       const init: tokenizeTask.TokenizeInit = { tokenizerPath: ctx.inputs.tokenizer.path, options }
       const pool = yield* Effect.acquireRelease(
-        Effect.tryPromise({ try: () => WorkerPool.start(import.meta.resolve("./workers/tokenizeTask.ts"), tokenizeTask, init, ctx.workers), catch: failure }),
+        Effect.tryPromise({ try: () => WorkerPool.start(new URL("./workers/tokenizeTask.ts", import.meta.url).href, tokenizeTask, init, ctx.workers), catch: failure }),
         (pool) => Effect.promise(() => pool.close())
       )
       const writer = new TableWriter(ctx.tmpDir, tokenizedSchema, toTokenizedTable)
