@@ -47,6 +47,25 @@ export class TableReader<T extends arrow.TypeMap = any> {
     return new arrow.Table(this.schema, batches).slice(0, rows)
   }
 
+  /**
+   * Random access to the batches, one read from disk per `read` (a trainer's shuffled rows);
+   * `close` releases the file.
+   */
+  async randomAccess(): Promise<{
+    readonly read: (index: number) => Promise<arrow.RecordBatch<T>>
+    readonly close: () => Promise<void>
+  }> {
+    const reader = await openFile<T>(this.path)
+    return {
+      read: async (index) => {
+        const batch = await reader.readRecordBatch(index)
+        if (batch === null) throw new Error(`${this.path}: no record batch ${index} (of ${this.numBatches})`)
+        return batch
+      },
+      close: () => reader.cancel()
+    }
+  }
+
   /** Rows in the table, counted batch by batch (a pass over the file). */
   async numRows(): Promise<number> {
     let rows = 0

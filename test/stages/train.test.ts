@@ -17,6 +17,7 @@ import { readSafetensors } from "../../native/safetensors.ts"
 import { StageFailure } from "../../src/index.ts"
 import type { Checkpoints, FilesRef } from "../../src/index.ts"
 import { packDocuments, toPackedTable } from "../../stages/pack.ts"
+import { tableReader } from "./runStages.ts"
 import type { Document } from "../../stages/pack.ts"
 import { evaluate, EvaluateConfig } from "../../stages/evaluate.ts"
 import { selectBest, SelectBestConfig } from "../../stages/selectBest.ts"
@@ -42,6 +43,8 @@ const documents: Array<Document> = (() => {
 const packed = toPackedTable(
   Effect.runSync(packDocuments(documents, { maxSeqLength: 64, packing: true, dataSeed: 1 }, 1)).columns
 )
+/** The packed table as the stage reads its train input. */
+const packedReader = await tableReader(packed)
 
 /** Checkpoints kept in memory (copied, as the store does); `stopAfter` fails the stage right after that save. */
 const memoryCheckpoints = (saved: Map<number, string>, stopAfter?: number): Checkpoints => ({
@@ -62,7 +65,7 @@ const memoryCheckpoints = (saved: Map<number, string>, stopAfter?: number): Chec
 const run = (config: Record<string, unknown>, checkpoints: Checkpoints) =>
   Effect.runPromise(Effect.scoped(train.run({
     config: Schema.decodeUnknownSync(TrainConfig)({ fromScratch: true, learningRate: 3e-3, numTrainEpochs: 4, perDeviceTrainBatchSize: 2, weightDecay: 0.1, warmupRatio: 0.2, ...config }),
-    inputs: { train: packed, validation: packed, model: { dir: modelDir, files: [] } },
+    inputs: { train: packedReader, validation: packed, model: { dir: modelDir, files: [] } },
     seed: 7,
     tmpDir: mkdtempSync(join(scratch, "run-")),
     progress: () => undefined,
@@ -139,7 +142,7 @@ describe("train stage", () => {
 
     const view = await Effect.runPromise(Effect.scoped(train.inspect!({
       config: Schema.decodeUnknownSync(TrainConfig)({}),
-      inputs: { train: packed, validation: packed, model: { dir: modelDir, files: [] } },
+      inputs: { train: packedReader, validation: packed, model: { dir: modelDir, files: [] } },
       outputs: {
         history: straight.outputs.history,
         model: { dir: straight.outputs.model.dir, files: [] },
