@@ -5,11 +5,23 @@
  * encodes and decodes artifacts lazily.
  */
 import type * as arrow from "apache-arrow"
+import type { TableReader } from "./TableReader.ts"
+import type { TableFile } from "./TableWriter.ts"
 
 /** An Arrow table with a declared schema, stored as Arrow IPC (file format). */
 export interface TableSpec<T extends arrow.TypeMap = any> {
   readonly kind: "table"
   readonly schema: arrow.Schema<T>
+  /**
+   * The stage reads it (an input) batch by batch through a `TableReader`, or writes it (an output)
+   * with a `TableWriter`, instead of holding it as one table.
+   */
+  readonly streamed?: boolean
+}
+
+/** A table read or written batch by batch. */
+export interface StreamedTableSpec<T extends arrow.TypeMap = any> extends TableSpec<T> {
+  readonly streamed: true
 }
 
 /** A single file. */
@@ -39,6 +51,17 @@ export const specOf = (spec: InputSpec): ArtifactSpec => (spec.kind === "optiona
 
 /** Declares a table artifact; the engine checks produced tables against `schema` (names, types, nullability). */
 export const Table = <T extends arrow.TypeMap>(schema: arrow.Schema<T>): TableSpec<T> => ({ kind: "table", schema })
+
+/**
+ * Declares a table the stage reads batch by batch (an input: a `TableReader`) or writes batch by
+ * batch (an output: a `TableWriter`'s file), so its memory does not grow with the table. It wires
+ * like `Table(schema)`, and the stored file is the same kind of Arrow IPC file.
+ */
+export const StreamedTable = <T extends arrow.TypeMap>(schema: arrow.Schema<T>): StreamedTableSpec<T> => ({
+  kind: "table",
+  schema,
+  streamed: true
+})
 
 /** Declares a single-file artifact. */
 export const Blob = (): BlobSpec => ({ kind: "blob" })
@@ -73,13 +96,18 @@ export interface FilesRef {
 
 /** The value a stage receives for an input (and `inspect` for an output) of the given spec. */
 export type InputValue<S extends InputSpec> = S extends OptionalSpec<infer Inner> ? InputValue<Inner> | undefined
+  : S extends StreamedTableSpec<infer T> ? TableReader<T>
   : S extends TableSpec<infer T> ? arrow.Table<T>
   : S extends BlobSpec ? BlobRef
   : S extends FilesSpec ? FilesRef
   : never
 
-/** The value `run` returns for an output of the given spec. Paths must lie under `ctx.tmpDir`. */
-export type OutputValue<S extends ArtifactSpec> = S extends TableSpec<infer T> ? arrow.Table<T>
+/**
+ * The value `run` returns for an output of the given spec: a streamed table is written by a
+ * `TableWriter`, a table is returned in memory. Paths must lie under `ctx.tmpDir`.
+ */
+export type OutputValue<S extends ArtifactSpec> = S extends StreamedTableSpec<infer T> ? TableFile<T>
+  : S extends TableSpec<infer T> ? arrow.Table<T>
   : S extends BlobSpec ? Uint8Array | { readonly path: string }
   : S extends FilesSpec ? { readonly dir: string }
   : never

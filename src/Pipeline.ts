@@ -10,7 +10,7 @@ import { isAbsolute, resolve } from "node:path"
 import * as Graph from "effect/Graph"
 import * as Option from "effect/Option"
 import { specOf } from "./Artifact.ts"
-import type { ArtifactSpec, BlobSpec, FilesSpec, OptionalSpec } from "./Artifact.ts"
+import type { ArtifactSpec, BlobSpec, FilesSpec, OptionalSpec, TableSpec } from "./Artifact.ts"
 import { describeSchema, schemaMismatch } from "./SchemaMismatch.ts"
 import { namePattern } from "./Stage.ts"
 import type { AnyStage, ConfigSchema, InputSpecs, OutputSpecs, Stage } from "./Stage.ts"
@@ -26,16 +26,19 @@ export interface Handle<S extends ArtifactSpec> {
   readonly [variance]?: (spec: S) => S
 }
 
+/** What a wire carries: whether a stage streams a table is its own concern, not the wire's. */
+export type WireSpec<S extends ArtifactSpec> = S extends TableSpec<infer T> ? TableSpec<T> : S
+
 type RequiredInputs<I extends InputSpecs> = { [K in keyof I]: I[K] extends OptionalSpec ? never : K }[keyof I]
 type OptionalInputs<I extends InputSpecs> = { [K in keyof I]: I[K] extends OptionalSpec ? K : never }[keyof I]
 
 /** The handles `p.add` expects for a stage's inputs; optional inputs may be left out. */
 export type WiredInputs<I extends InputSpecs> =
-  & { readonly [K in RequiredInputs<I>]: I[K] extends ArtifactSpec ? Handle<I[K]> : never }
-  & { readonly [K in OptionalInputs<I>]?: I[K] extends OptionalSpec<infer S> ? Handle<S> | undefined : never }
+  & { readonly [K in RequiredInputs<I>]: I[K] extends ArtifactSpec ? Handle<WireSpec<I[K]>> : never }
+  & { readonly [K in OptionalInputs<I>]?: I[K] extends OptionalSpec<infer S> ? Handle<WireSpec<S>> | undefined : never }
 
 /** The handles `p.add` returns, one per output. */
-export type OutputHandles<O extends OutputSpecs> = { readonly [K in keyof O]: Handle<O[K]> }
+export type OutputHandles<O extends OutputSpecs> = { readonly [K in keyof O]: Handle<WireSpec<O[K]>> }
 
 /** Options of `p.add`. */
 export interface AddOptions<C extends ConfigSchema, I extends InputSpecs> {

@@ -52,6 +52,16 @@ export interface RunContext<C, I extends InputSpecs> {
   readonly scalars: (step: number, values: Readonly<Record<string, number>>) => void
   /** True for `pipeline run --sanity` (a short smoke run); readable when the stage `reads` "sanity". */
   readonly sanity: boolean
+  /**
+   * Worker threads a data stage may use (`--workers`, default: the machine's cores). Not in any
+   * key: a stage's outputs must not depend on it.
+   */
+  readonly workers: number
+  /**
+   * Rows a data stage holds at once (`--batch-size`): what bounds its memory. Not in any key: a
+   * stage's outputs must not depend on it.
+   */
+  readonly batchSize: number
   readonly checkpoints: Checkpoints
 }
 

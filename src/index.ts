@@ -2,7 +2,7 @@
  * The engine's public API: stages, pipelines, artifact kinds and the stage error.
  * The engine knows nothing about LLMs; `stages/` builds the SFT library on top of this.
  */
-export { Blob, Files, Optional, Table } from "./Artifact.ts"
+export { Blob, Files, Optional, StreamedTable, Table } from "./Artifact.ts"
 export type {
   ArtifactSpec,
   BlobRef,
@@ -14,6 +14,7 @@ export type {
   InputValue,
   OptionalSpec,
   OutputValue,
+  StreamedTableSpec,
   TableSpec
 } from "./Artifact.ts"
 export { definePipeline } from "./Pipeline.ts"
@@ -35,5 +36,8 @@ export type {
 } from "./Stage.ts"
 export { withDefault } from "./ConfigDefault.ts"
 export { StageFailure } from "./StageFailure.ts"
+export { TableReader } from "./TableReader.ts"
+export { defaultRowsPerBatch, TableWriter } from "./TableWriter.ts"
+export type { TableFile } from "./TableWriter.ts"
 export { nullable, tableFrom, tableSchema } from "./TableSchema.ts"
 export type { Column, ColumnsOf, ColumnsTypeMap, ColumnValues } from "./TableSchema.ts"

@@ -14,18 +14,19 @@
  */
 import type * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"
-import { defineStage, Files, Optional, StageFailure, Table, tableFrom, withDefault } from "../src/index.ts"
-import type { TemplateMessage } from "./chat/ChatTemplate.ts"
+import { defineStage, Files, Optional, StageFailure, StreamedTable, tableFrom, TableWriter, withDefault } from "../src/index.ts"
+import type { ChatTemplate, TemplateMessage } from "./chat/ChatTemplate.ts"
 import { ChatTemplateError } from "./chat/ChatTemplateError.ts"
-import { DroppedCounts, findDropped } from "./chat/DroppedData.ts"
-import { SpanFinder } from "./chat/SpanFinder.ts"
-import type { RenderedConversation } from "./chat/spans.ts"
-import { deriveEndOfTurn } from "./chat/spans.ts"
+import { DroppedCounts } from "./chat/DroppedData.ts"
+import type { Conversation, RenderedConversation } from "./chat/spans.ts"
 import { resolveTemplateSource } from "./chat/TemplateSource.ts"
 import { conversationSchema } from "./schemas/conversation.ts"
 import type { ConversationColumns } from "./schemas/conversation.ts"
 import { renderedSchema } from "./schemas/rendered.ts"
 import type { RenderedColumns } from "./schemas/rendered.ts"
+import { forEachChunk } from "./workers/chunks.ts"
+import * as templateTask from "./workers/templateTask.ts"
+import { WorkerPool } from "./workers/WorkerPool.ts"
 
 export { renderedSchema } from "./schemas/rendered.ts"
 export type { RenderedColumns } from "./schemas/rendered.ts"
@@ -51,8 +52,11 @@ export const TemplateConfig = Schema.Struct({
   trainAfterEndOfTurn: Schema.Boolean.pipe(withDefault(true))
 })
 
-/** One row of the conversation table as template input (tool calls and tools parsed from JSON). */
-export const readConversation = (table: arrow.Table<ConversationColumns>, i: number) => {
+/** One row of a conversation table or batch as template input (tool calls and tools parsed from JSON). */
+export const readConversation = (
+  table: arrow.Table<ConversationColumns> | arrow.RecordBatch<ConversationColumns>,
+  i: number
+): Conversation => {
   const row = table.get(i)!
   const source = row.source
   const parse = (text: string, field: string): unknown => {
@@ -75,7 +79,12 @@ export const readConversation = (table: arrow.Table<ConversationColumns>, i: num
   return { messages, tools, source }
 }
 
-/** Builds the rendered table. */
+/** The conversations of a batch. */
+function* conversationsOf(batch: arrow.RecordBatch<ConversationColumns>): Generator<Conversation> {
+  for (let i = 0; i < batch.numRows; i++) yield readConversation(batch, i)
+}
+
+/** Builds a rendered table of at most one stored batch. */
 const toRenderedTable = (
   rows: ReadonlyArray<RenderedConversation & { readonly source: string }>
 ): arrow.Table<RenderedColumns> =>
@@ -99,59 +108,64 @@ export const template = defineStage({
   // The built-in templates are .jinja files read at run time, not imports.
   extraCode: ["./chat"],
   config: TemplateConfig,
-  inputs: { conversations: Table(conversationSchema), tokenizer: Optional(Files()) },
-  outputs: { rendered: Table(renderedSchema) },
+  inputs: { conversations: StreamedTable(conversationSchema), tokenizer: Optional(Files()) },
+  outputs: { rendered: StreamedTable(renderedSchema) },
   run: (ctx) =>
-    Effect.try({
-      try: () => {
-        const source = resolveTemplateSource(
-          {
-            template: ctx.config.template,
-            templateName: ctx.config.templateName,
-            kwargs: ctx.config.chatTemplateKwargs
-          },
-          ctx.inputs.tokenizer?.dir
-        )
-        ctx.log(`chat template: ${source.origin}`)
-        const finders = new Map<object, SpanFinder>()
-        const table = ctx.inputs.conversations
-        const rows: Array<RenderedConversation & { source: string }> = []
-        let spans = 0
-        const dropped = new DroppedCounts()
-        for (let i = 0; i < table.numRows; i++) {
-          const conversation = readConversation(table, i)
-          const chat = source.templateFor(conversation.tools !== null)
-          let finder = finders.get(chat)
-          if (finder === undefined) {
-            const eot = chat.hasGenerationMarkers ? "" : ctx.config.endOfTurn ?? deriveEndOfTurn(chat, source.variables, source.specialTokens)
-            if (!chat.hasGenerationMarkers) ctx.log(`end-of-turn marker: ${JSON.stringify(eot)}`)
-            finder = new SpanFinder(chat, {
-              variables: source.variables,
-              endOfTurn: eot,
-              specialTokens: source.specialTokens,
-              trainAfterEndOfTurn: ctx.config.trainAfterEndOfTurn
+    Effect.gen(function*() {
+      const init: templateTask.TemplateInit = {
+        choice: { template: ctx.config.template, templateName: ctx.config.templateName, kwargs: ctx.config.chatTemplateKwargs },
+        tokenizerDir: ctx.inputs.tokenizer?.dir,
+        endOfTurn: ctx.config.endOfTurn,
+        trainAfterEndOfTurn: ctx.config.trainAfterEndOfTurn
+      }
+      // Resolved here too, for the log: which template, and each end-of-turn marker as rows first use it.
+      const source = yield* Effect.try({ try: () => resolveTemplateSource(init.choice, init.tokenizerDir), catch: failure })
+      ctx.log(`chat template: ${source.origin}`)
+      const logged = new Set<ChatTemplate>()
+      const pool = yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: () => WorkerPool.start(new URL("./workers/templateTask.ts", import.meta.url).href, templateTask, init, ctx.workers), catch: failure }),
+        (pool) => Effect.promise(() => pool.close())
+      )
+      const writer = new TableWriter(ctx.tmpDir, renderedSchema, toRenderedTable)
+      const dropped = new DroppedCounts()
+      const counts = { conversations: 0, spans: 0, shape: 0, prefix: 0 }
+      yield* forEachChunk(
+        ctx.inputs.conversations,
+        ctx.batchSize,
+        conversationsOf,
+        (conversations) =>
+          Effect.gen(function*() {
+            for (const conversation of conversations) {
+              const chat = source.templateFor(conversation.tools !== null)
+              if (logged.has(chat) || chat.hasGenerationMarkers) continue
+              logged.add(chat)
+              const eot = yield* Effect.try({ try: () => templateTask.endOfTurnFor(chat, source, init.endOfTurn), catch: failure })
+              ctx.log(`end-of-turn marker: ${JSON.stringify(eot)}`)
+            }
+            const rendered = yield* Effect.tryPromise({ try: () => pool.map(conversations), catch: failure })
+            rendered.forEach((row, i) => {
+              const conversation = conversations[i]!
+              counts.conversations++
+              counts.spans += row.spans.length
+              if (row.byShape) counts.shape++
+              else counts.prefix++
+              dropped.add(conversation, row.dropped)
             })
-            finders.set(chat, finder)
-          }
-          const rendered = finder.find(conversation)
-          spans += rendered.spans.length
-          dropped.add(conversation, findDropped(chat, conversation, source.variables, rendered.text))
-          rows.push({ ...rendered, source: conversation.source })
-          if (i % 1000 === 999) ctx.progress(i + 1, table.numRows)
+            writer.append(rendered.map((row, i) => ({ text: row.text, spans: row.spans, source: conversations[i]!.source })))
+          }),
+        ctx.progress,
+        failure
+      )
+      if (dropped.any) ctx.log(dropped.warning())
+      return {
+        outputs: { rendered: writer.finish() },
+        metrics: {
+          conversations: counts.conversations,
+          trainedTurns: counts.spans,
+          renderedByShape: counts.shape,
+          renderedByPrefixes: counts.prefix,
+          ...dropped.metrics()
         }
-        if (dropped.any) ctx.log(dropped.warning())
-        const counts = [...finders.values()].reduce((n, f) => ({ shape: n.shape + f.counts.shape, prefix: n.prefix + f.counts.prefix }), { shape: 0, prefix: 0 })
-        return {
-          outputs: { rendered: toRenderedTable(rows) },
-          metrics: {
-            conversations: rows.length,
-            trainedTurns: spans,
-            renderedByShape: counts.shape,
-            renderedByPrefixes: counts.prefix,
-            ...dropped.metrics()
-          }
-        }
-      },
-      catch: failure
+      }
     })
 })

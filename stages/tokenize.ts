@@ -11,22 +11,23 @@
  */
 import * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"
-import { readFileSync } from "node:fs"
-import { Blob, defineStage, StageFailure, Table, tableFrom, withDefault } from "../src/index.ts"
+import { Blob, defineStage, StageFailure, StreamedTable, tableFrom, TableWriter, withDefault } from "../src/index.ts"
 import { inspectTokens } from "./chat/inspectTokens.ts"
-import type { Masked, MaskOptions } from "./chat/mask.ts"
-import { tokenizeAndMask } from "./chat/mask.ts"
+import { count, loadEncoder, noCounts } from "./chat/tokenizeRows.ts"
+import type { RenderedRow, RowOutcome, TokenizeOptions } from "./chat/tokenizeRows.ts"
 import type { Span } from "./chat/spans.ts"
-import { specialTokenAdditions } from "./chat/specialTokens.ts"
-import { TokenEncoder } from "./chat/TokenEncoder.ts"
 import { int32ListData } from "./schemas/int32Lists.ts"
 import { renderedSchema } from "./schemas/rendered.ts"
 import type { RenderedColumns } from "./schemas/rendered.ts"
 import { readTokenizedRows, tokenizedSchema } from "./schemas/tokenized.ts"
-import type { TokenizedColumns } from "./schemas/tokenized.ts"
+import type { TokenizedColumns, TokenizedRow } from "./schemas/tokenized.ts"
+import { forEachChunk } from "./workers/chunks.ts"
+import * as tokenizeTask from "./workers/tokenizeTask.ts"
+import { WorkerPool } from "./workers/WorkerPool.ts"
 
 export { tokenizedSchema } from "./schemas/tokenized.ts"
 export type { TokenizedColumns } from "./schemas/tokenized.ts"
+export { loadEncoder, tokenizeRows } from "./chat/tokenizeRows.ts"
 
 /** The tokenize stage's config. */
 export const TokenizeConfig = Schema.Struct({
@@ -39,66 +40,12 @@ export const TokenizeConfig = Schema.Struct({
   addSpecialTokens: Schema.Boolean.pipe(withDefault(true))
 })
 
-/** Loads an encoder from a tokenizer.json file. */
-export const loadEncoder = (path: string): TokenEncoder =>
-  new TokenEncoder(JSON.parse(readFileSync(path, "utf8")) as object, {})
-
-/** The outcome counts of a tokenize run, as stage metrics. */
-interface TokenizeCounts {
-  examples: number
-  tokens: number
-  trainedTokens: number
-  truncated: number
-  droppedTooLong: number
-  skippedNoTrainedTokens: number
-}
-
-/** Tokenizes rendered rows; reports each dropped or skipped row through `report`. */
-export const tokenizeRows = (
-  encoder: TokenEncoder,
-  rows: Iterable<{ readonly text: string; readonly spans: ReadonlyArray<Span>; readonly source: string }>,
-  options: MaskOptions & { readonly onEmpty: "error" | "skip" },
-  report: (line: string) => void
-): { readonly examples: Array<{ inputIds: Int32Array; labels: Int32Array; source: string }>; readonly counts: TokenizeCounts } => {
-  const additions = specialTokenAdditions(encoder.tokenizer)
-  const counts: TokenizeCounts = { examples: 0, tokens: 0, trainedTokens: 0, truncated: 0, droppedTooLong: 0, skippedNoTrainedTokens: 0 }
-  const examples: Array<{ inputIds: Int32Array; labels: Int32Array; source: string }> = []
-  for (const row of rows) {
-    let masked: Masked
-    try {
-      masked = tokenizeAndMask(encoder, additions, row.text, row.spans, options)
-    } catch (error) {
-      throw new Error(`${row.source}: ${error instanceof Error ? error.message : String(error)}`)
-    }
-    switch (masked.kind) {
-      case "too_long":
-        counts.droppedTooLong++
-        report(`${row.source}: dropped: ${masked.length} tokens > maxSeqLength ${options.maxSeqLength}`)
-        break
-      case "no_trained_tokens": {
-        const why = `no trained tokens${masked.truncated ? " after truncation" : ""} (mode ${options.mode})`
-        if (options.onEmpty === "error") throw new Error(`${row.source}: ${why}; set onEmpty: "skip" to skip such rows`)
-        counts.skippedNoTrainedTokens++
-        report(`${row.source}: skipped: ${why}`)
-        break
-      }
-      case "example":
-        counts.examples++
-        counts.tokens += masked.inputIds.length
-        counts.trainedTokens += masked.trained
-        if (masked.truncated) counts.truncated++
-        examples.push({ inputIds: masked.inputIds, labels: masked.labels, source: row.source })
-    }
-  }
-  return { examples, counts }
-}
-
-/** Rows of the rendered table as plain objects. */
-function* renderedRows(table: arrow.Table<RenderedColumns>) {
-  const text = table.getChild("text")!
-  const spans = table.getChild("spans")!
-  const source = table.getChild("source")!
-  for (let i = 0; i < table.numRows; i++) {
+/** The rows of a batch of the rendered table as plain objects. */
+export function* renderedRows(batch: arrow.RecordBatch<RenderedColumns> | arrow.Table<RenderedColumns>): Generator<RenderedRow> {
+  const text = batch.getChild("text")!
+  const spans = batch.getChild("spans")!
+  const source = batch.getChild("source")!
+  for (let i = 0; i < batch.numRows; i++) {
     const list = spans.get(i)
     const rowSpans: Array<Span> = []
     if (list !== null) {
@@ -108,10 +55,8 @@ function* renderedRows(table: arrow.Table<RenderedColumns>) {
   }
 }
 
-/** Builds the tokenized table. */
-const toTokenizedTable = (
-  examples: ReadonlyArray<{ inputIds: Int32Array; labels: Int32Array; source: string }>
-): arrow.Table<TokenizedColumns> =>
+/** Builds a tokenized table of at most one stored batch. */
+export const toTokenizedTable = (examples: ReadonlyArray<TokenizedRow>): arrow.Table<TokenizedColumns> =>
   tableFrom(tokenizedSchema, {
     input_ids: arrow.makeVector(int32ListData(examples.map((e) => e.inputIds))),
     labels: arrow.makeVector(int32ListData(examples.map((e) => e.labels))),
@@ -126,21 +71,43 @@ export const tokenize = defineStage({
   module: import.meta.url,
   reads: [],
   config: TokenizeConfig,
-  inputs: { rows: Table(renderedSchema), tokenizer: Blob() },
-  outputs: { tokens: Table(tokenizedSchema) },
+  inputs: { rows: StreamedTable(renderedSchema), tokenizer: Blob() },
+  outputs: { tokens: StreamedTable(tokenizedSchema) },
   run: (ctx) =>
-    Effect.try({
-      try: () => {
-        const encoder = loadEncoder(ctx.inputs.tokenizer.path)
-        const { examples, counts } = tokenizeRows(encoder, renderedRows(ctx.inputs.rows), ctx.config, ctx.log)
-        return { outputs: { tokens: toTokenizedTable(examples) }, metrics: { ...counts } }
-      },
-      catch: failure
+    Effect.gen(function*() {
+      const options: TokenizeOptions = ctx.config
+      const init: tokenizeTask.TokenizeInit = { tokenizerPath: ctx.inputs.tokenizer.path, options }
+      const pool = yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: () => WorkerPool.start(new URL("./workers/tokenizeTask.ts", import.meta.url).href, tokenizeTask, init, ctx.workers), catch: failure }),
+        (pool) => Effect.promise(() => pool.close())
+      )
+      const writer = new TableWriter(ctx.tmpDir, tokenizedSchema, toTokenizedTable)
+      const counts = noCounts()
+      yield* forEachChunk(
+        ctx.inputs.rows,
+        ctx.batchSize,
+        renderedRows,
+        (rows) =>
+          Effect.tryPromise({ try: () => pool.map(rows), catch: failure }).pipe(
+            Effect.map((outcomes: Array<RowOutcome>) => {
+              const examples: Array<TokenizedRow> = []
+              outcomes.forEach((outcome, i) => {
+                count(counts, outcome)
+                if (outcome.kind === "example") examples.push({ inputIds: outcome.inputIds, labels: outcome.labels, source: rows[i]!.source })
+                else ctx.log(outcome.line)
+              })
+              writer.append(examples)
+            })
+          ),
+        ctx.progress,
+        failure
+      )
+      return { outputs: { tokens: writer.finish() }, metrics: { ...counts } }
     }),
   inspect: (ctx) =>
-    Effect.try({
-      try: () => {
-        const rows = readTokenizedRows(ctx.outputs.tokens.slice(0, ctx.rows))
+    Effect.tryPromise({
+      try: async () => {
+        const rows = readTokenizedRows(await ctx.outputs.tokens.head(ctx.rows))
         return inspectTokens(loadEncoder(ctx.inputs.tokenizer.path).tokenizer, rows, { rows: ctx.rows, color: ctx.color })
       },
       catch: failure

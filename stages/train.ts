@@ -16,13 +16,14 @@ import { engineFacts, NativeModel, resolveBackend } from "../native/index.ts"
 import { kernelBuildDigest } from "../native/kernels.ts"
 import { numel } from "../native/safetensors.ts"
 import { initWeights } from "../native/init.ts"
-import { defineStage, Files, Optional, StageFailure, Table, withDefault } from "../src/index.ts"
+import { defineStage, Files, Optional, StageFailure, StreamedTable, Table, withDefault } from "../src/index.ts"
 import { packedSchema } from "./schemas/packed.ts"
-import { makeBatch, planSteps, readPackedRows, stepsPerEpoch } from "./train/batches.ts"
+import { planSteps, stepsPerEpoch } from "./train/batches.ts"
 import { readCheckpoint, writeCheckpoint } from "./train/checkpoint.ts"
 import { checkpointName, checkpointStep, improves, removeHfCheckpoint, rotate, writeHfCheckpoint } from "./train/hfCheckpoint.ts"
 import type { Best } from "./train/hfCheckpoint.ts"
 import { historySchema, historyTable } from "./train/history.ts"
+import { PackedSource } from "./train/packedSource.ts"
 import type { HistoryRow } from "./train/history.ts"
 import { defaultLearningRate, lrFactor, schedulerTypes, warmupSteps } from "./train/schedule.ts"
 import { score, validationBatches } from "./train/validation.ts"
@@ -110,7 +111,7 @@ export const train = defineStage({
   extraCode: ["../native/cpu", "../native/model", "../native/cuda", "../native/binding", "../native/addon.cc", "../native/binding.gyp"],
   config: TrainConfig,
   unkeyed,
-  inputs: { train: Table(packedSchema), validation: Optional(Table(packedSchema)), model: Files() },
+  inputs: { train: StreamedTable(packedSchema), validation: Optional(Table(packedSchema)), model: Files() },
   outputs: { model: Files(), checkpoints: Files(), history: Table(historySchema) },
   // The kernel build (the AOT manifest's digest) decides the bits of a cuda run, as the addon's do of a cpu run.
   env: (config) => {
@@ -148,14 +149,17 @@ export const train = defineStage({
         ctx.log(`learningRate not set: ${learningRate} for ${(parameters / 1e6).toFixed(1)}M parameters (TRL chapter, section 2.1)`)
       }
 
-      const table = ctx.inputs.train
+      // The train rows are read from the stored table as steps need them, not held in memory.
+      const table = yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: () => PackedSource.open(ctx.inputs.train), catch: (cause) => failure(`reading the train table: ${String(cause)}`) }),
+        (source) => Effect.promise(() => source.close())
+      )
       if (table.numRows === 0) {
         return yield* Effect.fail(failure(
           "the train table has no rows: upstream, every example was dropped or had no trained token (pipeline show <run> " +
             "lists tokenize's droppedTooLong and skippedNoTrainedTokens; pipeline inspect <run> tokenize shows the masks)"
         ))
       }
-      const trainRows = readPackedRows(table)
       const accumulation = config.gradientAccumulationSteps
       const plan = planSteps(table.numRows, {
         epochs: config.numTrainEpochs,
@@ -230,7 +234,7 @@ export const train = defineStage({
           let tokens = 0
           let seen = 0
           for (const rows of plan[step]!) {
-            const batch = makeBatch(trainRows, rows)
+            const batch = await table.batch(rows)
             const micro = await model.accumulate(batch)
             lossSum += micro.lossSum
             tokens += micro.tokens

@@ -53,6 +53,14 @@ const runCommand = Command.make(
       Flag.withDescription("recompute this stage instance from scratch (its record and checkpoints ignored)"),
       Flag.atLeast(0)
     ),
+    workers: Flag.Int("workers").pipe(
+      Flag.withDescription("worker threads per data stage (default: the machine's cores); outputs do not depend on it"),
+      Flag.optional
+    ),
+    batchSize: Flag.Int("batch-size").pipe(
+      Flag.withDescription("rows a data stage holds at once (default 10000); bounds memory, outputs do not depend on it"),
+      Flag.optional
+    ),
     store
   },
   (args) =>
@@ -62,6 +70,8 @@ const runCommand = Command.make(
       seed: Option.getOrUndefined(args.seed),
       sanity: args.sanity,
       force: args.force,
+      workers: Option.getOrUndefined(args.workers),
+      batchSize: Option.getOrUndefined(args.batchSize),
       store: Option.getOrUndefined(args.store)
     }))
 ).pipe(Command.withDescription("run a pipeline, reusing every cached stage"))

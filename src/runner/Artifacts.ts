@@ -12,6 +12,8 @@ import { specOf } from "../Artifact.ts"
 import type { ArtifactSpec, BlobRef, FilesRef, InputSpec } from "../Artifact.ts"
 import { canonicalJson } from "../key/Canonical.ts"
 import { schemaMismatch } from "../SchemaMismatch.ts"
+import { TableReader } from "../TableReader.ts"
+import { isTableFile } from "../TableWriter.ts"
 import type { Digest } from "../store/Digest.ts"
 import { CorruptObject, MissingObject, Store, StoreError } from "../store/Store.ts"
 import type { ArtifactRef, FileEntry } from "./Records.ts"
@@ -127,8 +129,15 @@ export const putOutput = (
     const mismatch = (message: string) => new OutputMismatch({ output: name, message })
     switch (spec.kind) {
       case "table": {
+        if (isTableFile(value)) {
+          const problem = schemaMismatch(spec.schema, value.schema)
+          if (problem !== undefined) return yield* mismatch(problem)
+          if (!isInside(value.path, tmpDir)) return yield* mismatch(`${value.path} is not under ctx.tmpDir`)
+          const ref = yield* store.putFile(resolve(value.path), { move: true })
+          return { kind: "table", digest: ref.digest, size: ref.size, name }
+        }
         const arrow = yield* Effect.promise(arrowModule)
-        if (!arrow.isArrowTable(value)) return yield* mismatch("expected an arrow Table")
+        if (!arrow.isArrowTable(value)) return yield* mismatch("expected an arrow Table or a TableFile")
         const problem = schemaMismatch(spec.schema, value.schema)
         if (problem !== undefined) return yield* mismatch(problem)
         const ref = yield* store.putBytes(arrow.tableToIPC(value, "file"))
@@ -200,8 +209,8 @@ const materialise = (ref: ArtifactRef): Effect.Effect<FilesRef, StoreError | Cor
 
 /**
  * Decodes a stored artifact into the value a stage reads for `spec`, every byte verified: a table
- * is hashed in memory, a blob and each file of a tree in one streaming pass before the stage gets
- * its path.
+ * is hashed in memory, a streamed table, a blob and each file of a tree in one streaming pass
+ * before the stage gets its reader or path.
  */
 export const readArtifact = (
   spec: InputSpec,
@@ -210,8 +219,19 @@ export const readArtifact = (
   Effect.gen(function*() {
     if (ref === null || ref === undefined) return undefined
     const store = yield* Store
-    switch (specOf(spec).kind) {
+    const artifact = specOf(spec)
+    switch (artifact.kind) {
       case "table": {
+        if (artifact.streamed === true) {
+          // Hashed in one streaming pass first, as a blob is: the reader then reads verified bytes.
+          const object = { digest: ref.digest, size: ref.size }
+          yield* store.verifyObject(object)
+          const path = store.objectPath(object.digest)
+          return yield* Effect.tryPromise({
+            try: () => TableReader.open(path),
+            catch: (cause) => new CorruptObject({ digest: ref.digest, message: cause instanceof Error ? cause.message : String(cause) })
+          })
+        }
         const bytes = yield* store.readBytes({ digest: ref.digest, size: ref.size })
         const arrow = yield* Effect.promise(arrowModule)
         return arrow.tableFromIPC(bytes)

@@ -17,6 +17,7 @@
  *
  * A failing stage fails only its downstream; the rest of the graph still completes.
  */
+import { availableParallelism } from "node:os"
 import { Cause, Effect, Exit, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import type { ArtifactSpec, BlobRef, FilesRef, InputSpec } from "../Artifact.ts"
@@ -60,6 +61,10 @@ export interface RunOptions {
   readonly overrides: ReadonlyArray<Override>
   readonly seed?: number
   readonly sanity: boolean
+  /** Worker threads per data stage (default: available cores); never part of a key. */
+  readonly workers?: number
+  /** Rows a data stage holds at once (default {@link defaultBatchSize}); never part of a key. */
+  readonly batchSize?: number
   /** Instances recomputed from scratch (their record and checkpoints ignored). */
   readonly force: ReadonlyArray<string>
   readonly reporter: Reporter
@@ -73,6 +78,9 @@ class UpstreamFailed extends Schema.TaggedError<UpstreamFailed>()("UpstreamFaile
 type NodeError = StageFailure | OutputMismatch | StoreError | DamagedArtifact | MissingInput | UpstreamFailed | ConfigError
 
 type Outputs = Readonly<Record<string, ArtifactRef>>
+
+/** Rows a data stage holds at once unless `--batch-size` says otherwise. */
+export const defaultBatchSize = 10_000
 
 /** How often a stage reads its inputs again after repairing one it found damaged. */
 const maxRepairs = 3
@@ -333,6 +341,8 @@ export const runPipeline = (
           get sanity() {
             return setting("sanity", options.sanity)
           },
+          workers: options.workers ?? availableParallelism(),
+          batchSize: options.batchSize ?? defaultBatchSize,
           progress: (done, total) => reporter.event({ type: "progress", id: node.id, done, total }),
           log: (message) => reporter.event({ type: "log", id: node.id, message: shown(message) }),
           scalars: (step, values) => {

@@ -118,6 +118,9 @@ const splitAdded = (splitter: Splitter, added: Map<string, AddedTokenLike>, text
 /** A pre-tokenized unit of a section: an added token found after normalization, or words. */
 type Unit = { readonly added: AddedTokenLike } | { readonly words: Array<string> }
 
+/** Words whose ids are cached: about 20 MiB of entries, whatever the dataset's vocabulary. */
+const maxCachedWords = 100_000
+
 /** Encodes with the library's components; see the module comment. */
 export class TokenEncoder {
   readonly tokenizer: Tokenizer
@@ -168,6 +171,9 @@ export class TokenEncoder {
 
   /** Ids plus token ranges exact at every cut (positions in UTF-16 units of `text`). */
   encodeWithCuts(text: string, cuts: ReadonlyArray<number>): EncodedText {
+    // A dataset's distinct words grow with its size: the word cache starts over when full, between
+    // texts (a text's own words must stay cached until its ranges are placed).
+    if (this.wordIds.size > maxCachedWords) this.wordIds.clear()
     const { splitter_unnormalized, added_tokens_map } = this.internals
     const ids: Array<number> = []
     const starts: Array<number> = []

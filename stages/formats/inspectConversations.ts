@@ -12,15 +12,16 @@ const oneLine = (text: string, width: number): string => {
   return flat.length > width ? `${flat.slice(0, width - 3)}...` : flat
 }
 
-/** Renders up to `rows` rows of `table` under `title`. */
+/** Renders up to `rows` rows of `table` (a table's first rows) under `title`, with the table's `total` rows. */
 export const inspectConversations = (
   title: string,
   table: arrow.Table<ConversationColumns>,
+  total: number,
   rows: number,
   color: boolean
 ): string => {
   const paint = (code: string, text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text)
-  const lines = [`${title}: ${table.numRows} rows`]
+  const lines = [`${title}: ${total} rows`]
   for (let i = 0; i < Math.min(rows, table.numRows); i++) {
     const row = table.get(i)!
     lines.push(paint("1", `${row.source}`))

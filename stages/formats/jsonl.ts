@@ -8,8 +8,12 @@ import { describeJsonError } from "./jsonError.ts"
 import type { DecodedText } from "./utf8.ts"
 import { invalidIn } from "./utf8.ts"
 
-/** Splits decoded text into rows; a line that is not valid UTF-8 or not valid JSON becomes a report. */
-export const readJsonl = ({ text, invalid }: DecodedText, fileName: string): RawRows => {
+/**
+ * Splits decoded text into rows; a line that is not valid UTF-8 or not valid JSON becomes a report.
+ * `firstLine` is the line number of the text's first line (a piece of a file read in pieces that
+ * each end at a newline).
+ */
+export const readJsonl = ({ text, invalid }: DecodedText, fileName: string, firstLine = 1): RawRows => {
   const rows: Array<RawRow> = []
   const reports: Array<RowReport> = []
   const lines = text.split("\n")
@@ -21,7 +25,7 @@ export const readJsonl = ({ text, invalid }: DecodedText, fileName: string): Raw
     const start = lineStart
     lineStart += raw.length + 1
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw
-    const location = `${fileName}:${index + 1}`
+    const location = `${fileName}:${firstLine + index}`
     const badBytes = invalidIn(invalid, start, start + raw.length, (at) => `column ${at - start + 1}`)
     if (badBytes !== undefined) {
       reports.push({ location, field: "", kind: "invalid_utf8", reason: badBytes })
@@ -34,7 +38,7 @@ export const readJsonl = ({ text, invalid }: DecodedText, fileName: string): Raw
     try {
       rows.push({ location, value: JSON.parse(line) })
     } catch (error) {
-      reports.push({ location, field: "", kind: "invalid_json", reason: describeJsonError(error, line, index + 1, 1) })
+      reports.push({ location, field: "", kind: "invalid_json", reason: describeJsonError(error, line, firstLine + index, 1) })
     }
   })
   return { rows, reports, blankLines }

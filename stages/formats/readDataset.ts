@@ -1,26 +1,22 @@
 /**
- * One dataset file → normalised conversations plus a report for every row that was rejected.
- * The file type is sniffed from the bytes (Parquet and Arrow magic, else JSON text), so a
- * `.json` file holding JSON Lines reads as well.
+ * One dataset file → normalised conversations plus a report for every row that was rejected,
+ * read piece by piece (formats/rawChunks.ts sniffs the file type and cuts the pieces).
  */
 import { Effect } from "effect"
 import type { Conversation } from "./conversation.ts"
 import { DatasetError } from "./DatasetError.ts"
 import { alpacaFormat } from "./alpaca.ts"
-import { readArrowIpc } from "./arrow.ts"
 import { isRecord } from "./fields.ts"
 import type { FormatName, FormatOptions, RowFormat } from "./format.ts"
-import { readJsonArray } from "./json.ts"
-import { readJsonl } from "./jsonl.ts"
 import { messagesFormat } from "./messages.ts"
-import { readParquet } from "./parquet.ts"
 import { promptCompletionFormat } from "./promptCompletion.ts"
+import type { DatasetInput } from "./rawChunks.ts"
+import { rawChunks } from "./rawChunks.ts"
 import type { RawRows } from "./rawRows.ts"
 import { makeReplacer } from "./replace.ts"
 import type { RowReport } from "./report.ts"
 import { formatReport, typeName } from "./report.ts"
 import { sharegptFormat } from "./sharegpt.ts"
-import { decodeUtf8 } from "./utf8.ts"
 
 /** Detection tries formats in this order; `messages` and `conversations` are the most specific keys. */
 const formats: ReadonlyArray<RowFormat> = [messagesFormat, sharegptFormat, alpacaFormat, promptCompletionFormat]
@@ -37,10 +33,9 @@ export interface LoadedRow {
   readonly source: string
 }
 
-/** Everything learnt from one file. */
-export interface DatasetRead {
+/** Everything learnt from one file but its rows. */
+export interface DatasetSummary {
   readonly format: FormatName
-  readonly rows: ReadonlyArray<LoadedRow>
   readonly reports: ReadonlyArray<RowReport>
   /** Rows in the file, including those that could not be parsed. */
   readonly rowsRead: number
@@ -52,102 +47,115 @@ export interface DatasetRead {
   readonly replacements: number
 }
 
-type FileType = "parquet" | "arrow" | "json"
-
-const startsWith = (bytes: Uint8Array, magic: ReadonlyArray<number>): boolean =>
-  bytes.length >= magic.length && magic.every((byte, index) => bytes[index] === byte)
-
-const sniff = (bytes: Uint8Array): FileType => {
-  if (startsWith(bytes, [0x50, 0x41, 0x52, 0x31])) return "parquet" // "PAR1"
-  if (startsWith(bytes, [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31])) return "arrow" // "ARROW1", file format
-  if (startsWith(bytes, [0xff, 0xff, 0xff, 0xff])) return "arrow" // continuation marker, stream format
-  return "json"
+/** Everything learnt from one file. */
+export interface DatasetRead extends DatasetSummary {
+  readonly rows: ReadonlyArray<LoadedRow>
 }
 
-const readText = (bytes: Uint8Array, fileName: string): Effect.Effect<RawRows, DatasetError> => {
-  if (startsWith(bytes, [0x1f, 0x8b])) {
-    return Effect.fail(new DatasetError({ file: fileName, message: `${fileName}: gzip-compressed; decompress it first` }))
-  }
-  const decoded = decodeUtf8(bytes)
-  return decoded.text.trimStart().startsWith("[") ? readJsonArray(decoded, fileName) : Effect.succeed(readJsonl(decoded, fileName))
+const noFormat = (raws: ReadonlyArray<RawRows>, options: FormatOptions, fileName: string): DatasetError => {
+  const unreadable = raws.flatMap((raw) => raw.reports)
+  const first = unreadable[0]
+  const unread = first === undefined ? "" : ` (${unreadable.length} rows could not be read, the first: ${formatReport(first)})`
+  return new DatasetError({
+    file: fileName,
+    message: `${fileName}: cannot detect the format: no row has "messages", "conversations", "instruction"+"output" ` +
+      `or "${options.promptField}"+"${options.completionField}"${unread}; set format (and promptField/completionField)`
+  })
 }
 
-/** Reads the rows of a dataset file of any supported type. */
-const readRawRows = (bytes: Uint8Array, fileName: string): Effect.Effect<RawRows, DatasetError> => {
-  switch (sniff(bytes)) {
-    case "parquet":
-      return readParquet(bytes, fileName)
-    case "arrow":
-      return readArrowIpc(bytes, fileName)
-    case "json":
-      return readText(bytes, fileName)
-  }
-}
-
-const detect = (raw: RawRows, options: FormatOptions, fileName: string): Effect.Effect<RowFormat, DatasetError> => {
+const detected = (raw: RawRows, options: FormatOptions): RowFormat | undefined => {
   for (const row of raw.rows) {
     if (!isRecord(row.value)) continue
     const found = formats.find((format) => format.matches(row.value as Record<string, unknown>, options))
-    if (found !== undefined) return Effect.succeed(found)
+    if (found !== undefined) return found
   }
-  const first = raw.reports[0]
-  const unread = first === undefined ? "" : ` (${raw.reports.length} rows could not be read, the first: ${formatReport(first)})`
-  return Effect.fail(
-    new DatasetError({
-      file: fileName,
-      message: `${fileName}: cannot detect the format: no row has "messages", "conversations", "instruction"+"output" ` +
-        `or "${options.promptField}"+"${options.completionField}"${unread}; set format (and promptField/completionField)`
-    })
-  )
+  return undefined
 }
 
-/** Reads and normalises one file. `format` overrides detection (the validation file reuses train's). */
+const asDatasetError = (fileName: string) => (cause: unknown): DatasetError =>
+  cause instanceof DatasetError
+    ? cause
+    : new DatasetError({ file: fileName, message: `${fileName}: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+
+/**
+ * Reads and normalises one file piece by piece, handing each piece's valid rows to `onRows` in
+ * file order, and returns what was learnt. `format` overrides detection (the validation file
+ * reuses train's); detection reads pieces until a row has a format's keys.
+ */
+export const scanDataset = <E>(
+  input: DatasetInput,
+  options: DatasetOptions,
+  onRows: (rows: Array<LoadedRow>) => Effect.Effect<void, E>,
+  chunkBytes?: number
+): Effect.Effect<DatasetSummary, DatasetError | E> =>
+  Effect.suspend(() => {
+    const fileName = input.name
+    const chunks = rawChunks(input, chunkBytes)
+    const next = Effect.tryPromise({ try: () => chunks.next(), catch: asDatasetError(fileName) })
+    return Effect.gen(function*() {
+      const held: Array<RawRows> = []
+      let format = options.format === "auto" ? undefined : formats.find((f) => f.name === options.format)!
+      let done = false
+      while (format === undefined) {
+        const chunk = yield* next
+        if (chunk.done === true) return yield* noFormat(held, options, fileName)
+        held.push(chunk.value)
+        format = detected(chunk.value, options)
+      }
+      const replacer = makeReplacer(options.replace)
+      const reports: Array<RowReport> = []
+      const unknownKeys = new Map<string, number>()
+      const summary = { rowsRead: 0, rowsInvalid: 0, blankLines: 0, replacements: 0 }
+      const normalise = (raw: RawRows): Array<LoadedRow> => {
+        const rows: Array<LoadedRow> = []
+        const found: Array<RowReport> = [...raw.reports]
+        summary.rowsRead += raw.rows.length + raw.reports.length
+        summary.rowsInvalid += raw.reports.length
+        summary.blankLines += raw.blankLines ?? 0
+        for (const row of raw.rows) {
+          if (!isRecord(row.value)) {
+            summary.rowsInvalid++
+            found.push({ location: row.location, field: "", kind: "not_an_object", reason: `expected a JSON object, got ${typeName(row.value)}` })
+            continue
+          }
+          const normalised = format!.normalise(row.value, options)
+          for (const key of new Set(normalised.unknownKeys)) unknownKeys.set(key, (unknownKeys.get(key) ?? 0) + 1)
+          if (normalised.conversation === undefined) {
+            summary.rowsInvalid++
+            for (const issue of normalised.issues) found.push({ location: row.location, ...issue })
+            continue
+          }
+          const replaced = replacer.apply(normalised.conversation)
+          summary.replacements += replaced.count
+          rows.push({ conversation: replaced.conversation, source: row.location })
+        }
+        // Parse failures and format issues are collected apart; users read them in file order (sort
+        // is stable). Pieces come in file order, so sorting each sorts them all.
+        found.sort(inFileOrder(fileName))
+        reports.push(...found)
+        return rows
+      }
+      for (const raw of held.splice(0)) yield* onRows(normalise(raw))
+      while (!done) {
+        const chunk = yield* next
+        if (chunk.done === true) done = true
+        else yield* onRows(normalise(chunk.value))
+      }
+      return { format: format.name, reports, unknownKeys, ...summary }
+    }).pipe(Effect.ensuring(Effect.promise(() => chunks.return(undefined))))
+  })
+
+/** Reads and normalises one file held in memory. `format` overrides detection. */
 export const readDataset = (
   bytes: Uint8Array,
   fileName: string,
   options: DatasetOptions
-): Effect.Effect<DatasetRead, DatasetError> =>
-  Effect.gen(function*() {
-    const raw = yield* readRawRows(bytes, fileName)
-    const format = options.format === "auto"
-      ? yield* detect(raw, options, fileName)
-      : formats.find((f) => f.name === options.format)!
-    const replacer = makeReplacer(options.replace)
-    const rows: Array<LoadedRow> = []
-    const reports: Array<RowReport> = [...raw.reports]
-    const unknownKeys = new Map<string, number>()
-    let rowsInvalid = raw.reports.length
-    let replacements = 0
-    for (const row of raw.rows) {
-      if (!isRecord(row.value)) {
-        rowsInvalid++
-        reports.push({ location: row.location, field: "", kind: "not_an_object", reason: `expected a JSON object, got ${typeName(row.value)}` })
-        continue
-      }
-      const normalised = format.normalise(row.value, options)
-      for (const key of new Set(normalised.unknownKeys)) unknownKeys.set(key, (unknownKeys.get(key) ?? 0) + 1)
-      if (normalised.conversation === undefined) {
-        rowsInvalid++
-        for (const issue of normalised.issues) reports.push({ location: row.location, ...issue })
-        continue
-      }
-      const replaced = replacer.apply(normalised.conversation)
-      replacements += replaced.count
-      rows.push({ conversation: replaced.conversation, source: row.location })
-    }
-    // Parse failures and format issues are collected apart; users read them in file order (sort is stable).
-    reports.sort(inFileOrder(fileName))
-    return {
-      format: format.name,
-      rows,
-      reports,
-      rowsRead: raw.rows.length + raw.reports.length,
-      rowsInvalid,
-      blankLines: raw.blankLines ?? 0,
-      unknownKeys,
-      replacements
-    }
-  })
+): Effect.Effect<DatasetRead, DatasetError> => {
+  const rows: Array<LoadedRow> = []
+  return scanDataset({ name: fileName, bytes }, options, (piece) => Effect.sync(() => void rows.push(...piece))).pipe(
+    Effect.map((summary) => ({ ...summary, rows }))
+  )
+}
 
 /** Orders reports at `file:line`, `file:line:column` (JSON array elements sharing a line) or `file:row n`. */
 const inFileOrder = (fileName: string) => {

@@ -20,7 +20,9 @@ export interface DecodedText {
   readonly invalid: ReadonlyArray<InvalidByte>
 }
 
-const decoder = new TextDecoder("utf-8")
+const fileDecoder = new TextDecoder("utf-8")
+// Runs between invalid bytes, and later pieces of a file, keep a U+FEFF they start with.
+const pieceDecoder = new TextDecoder("utf-8", { ignoreBOM: true })
 
 const inRange = (byte: number | undefined, low: number, high: number): boolean => byte !== undefined && byte >= low && byte <= high
 
@@ -46,17 +48,20 @@ const sequenceLength = (bytes: Uint8Array, i: number): number => {
   return 0
 }
 
-/** Decodes `bytes` (a leading BOM dropped, as TextDecoder does), recording every invalid byte. */
-export const decodeUtf8 = (bytes: Uint8Array): DecodedText => {
-  if (isUtf8(bytes)) return { text: decoder.decode(bytes), invalid: [] }
-  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0
+/**
+ * Decodes `bytes`, recording every invalid byte. A leading BOM is dropped (as TextDecoder does)
+ * when `fileStart`: a later piece of a file keeps a U+FEFF it starts with.
+ */
+export const decodeUtf8 = (bytes: Uint8Array, fileStart = true): DecodedText => {
+  if (isUtf8(bytes)) return { text: (fileStart ? fileDecoder : pieceDecoder).decode(bytes), invalid: [] }
+  const start = fileStart && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0
   const parts: Array<string> = []
   const invalid: Array<InvalidByte> = []
   let length = 0
   let runStart = start
   const flush = (end: number) => {
     if (end > runStart) {
-      const part = decoder.decode(bytes.subarray(runStart, end))
+      const part = pieceDecoder.decode(bytes.subarray(runStart, end))
       parts.push(part)
       length += part.length
     }

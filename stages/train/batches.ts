@@ -7,7 +7,9 @@
 import { Effect, Random } from "effect"
 import type { Batch } from "../../native/index.ts"
 import { int32ListRows } from "../schemas/int32Lists.ts"
-import type { PackedTable } from "../schemas/packed.ts"
+import type * as arrow from "apache-arrow"
+import type { ColumnsOf } from "../../src/index.ts"
+import type { packedSchema, PackedTable } from "../schemas/packed.ts"
 
 /** One optimizer step: the packed rows of each of its micro-batches. */
 export type StepPlan = ReadonlyArray<ReadonlyArray<number>>
@@ -47,8 +49,8 @@ export interface PackedRows {
   readonly seqLengths: ReadonlyArray<Int32Array>
 }
 
-/** Decodes the table's columns once, so that each step's batches only copy. */
-export const readPackedRows = (table: PackedTable): PackedRows => ({
+/** Decodes the columns of a table (or of one of its batches) once, so that each step's batches only copy. */
+export const readPackedRows = (table: PackedTable | arrow.RecordBatch<ColumnsOf<typeof packedSchema>>): PackedRows => ({
   inputIds: int32ListRows(table.getChild("input_ids")!),
   labels: int32ListRows(table.getChild("labels")!),
   positionIds: int32ListRows(table.getChild("position_ids")!),

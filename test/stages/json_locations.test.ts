@@ -27,9 +27,9 @@ describe("JSON array locations", () => {
     expect(rows.map((r) => r.location)).toEqual(["b.json:2", "b.json:3"])
   })
 
-  it("order the reports of a minified file by line, then column", () => {
+  it("order the reports of a minified file by line, then column", async () => {
     const text = `[${chat}, {"messages": 5}, nope, ${chat},\n{"messages": 7}]`
-    const read = Effect.runSync(readDataset(new TextEncoder().encode(text), "c.json", options))
+    const read = await Effect.runPromise(readDataset(new TextEncoder().encode(text), "c.json", options))
     const line = text.split("\n")[0]!
     expect(read.rows.map((r) => r.source)).toEqual(["c.json:1", `c.json:1:${line.lastIndexOf(chat) + 1}`])
     expect(read.reports.map((r) => [r.location, r.kind])).toEqual([

@@ -9,6 +9,7 @@ import { conversationSchema, gsm8k, load, loadDatasets, LoadConfig } from "../..
 import { toConversationTable } from "../../stages/formats/conversationTable.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
 import { fieldShapes, ipcRoundTrip } from "../support/arrow.ts"
+import { tableReader } from "./runStages.ts"
 
 const datasets = `${shared}/datasets`
 const fixtures = join(import.meta.dirname, "fixtures")
@@ -321,7 +322,7 @@ describe("load: inspect", () => {
     const view = await Effect.runPromise(Effect.scoped(load.inspect!({
       config: config(),
       inputs: { train: undefined as never, validation: undefined },
-      outputs: { train: toConversationTable(loaded.train), validation: toConversationTable([]) },
+      outputs: { train: await tableReader(toConversationTable(loaded.train)), validation: await tableReader(toConversationTable([])) },
       rows: 1,
       color: false
     })))

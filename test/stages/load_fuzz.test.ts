@@ -59,12 +59,12 @@ const sources = [
 ] as const
 
 describe("load: seeded corruption of real rows", () => {
-  it.each(sources)("%s: every row is loaded or reported at its line", (name, path) => {
+  it.each(sources)("%s: every row is loaded or reported at its line", async (name, path) => {
     const text = readFileSync(path, "utf8")
     const rows = text.trimStart().startsWith("[")
       ? (JSON.parse(text) as Array<unknown>).slice(0, 40)
       : text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as unknown)
-    Effect.runSync(
+    await Effect.runPromise(
       Effect.gen(function*() {
         for (let round = 0; round < 25; round++) {
           // the first row stays intact so the format is detected the same way every round
@@ -77,10 +77,10 @@ describe("load: seeded corruption of real rows", () => {
     )
   })
 
-  it("a JSON array with random characters deleted or inserted never throws and accounts for every element it finds", () => {
+  it("a JSON array with random characters deleted or inserted never throws and accounts for every element it finds", async () => {
     const text = readFileSync(join(import.meta.dirname, "fixtures", "messages.jsonl"), "utf8")
     const array = `[\n${text.trim().split("\n").join(",\n")}\n]\n`
-    Effect.runSync(
+    await Effect.runPromise(
       Effect.gen(function*() {
         for (let round = 0; round < 200; round++) {
           const at = yield* Random.nextIntBetween(1, array.length - 2)

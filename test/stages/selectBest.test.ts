@@ -44,6 +44,8 @@ const pick = (config: Record<string, unknown>) =>
     log: () => undefined,
     scalars: () => undefined,
     sanity: false,
+    workers: 1,
+    batchSize: 10_000,
     checkpoints: { save: () => Effect.void, latest: () => Effect.die("unused") }
   })))
 

@@ -11,7 +11,7 @@ import { load } from "../../stages/load.ts"
 import { template } from "../../stages/template.ts"
 import { loadEncoder, tokenize } from "../../stages/tokenize.ts"
 import { fixtures } from "../support/fixtures.ts"
-import { runStages } from "./runStages.ts"
+import { runStages, tableReader } from "./runStages.ts"
 
 const qwen3 = `${fixtures}/tokenizers/qwen3`
 const phi3 = `${fixtures}/tokenizers/phi-3-mini`
@@ -80,8 +80,8 @@ describe("template → tokenize through the engine", () => {
 
     const view = await Effect.runPromise(Effect.scoped(tokenize.inspect!({
       config: { mode: "assistant_only", truncation: "drop", onEmpty: "error", addSpecialTokens: true },
-      inputs: { rows: rendered as never, tokenizer: { path: `${qwen3}/tokenizer.json`, size: 0, digest: "", name: "tokenizer.json" } },
-      outputs: { tokens: tokens as never },
+      inputs: { rows: (await tableReader(rendered)) as never, tokenizer: { path: `${qwen3}/tokenizer.json`, size: 0, digest: "", name: "tokenizer.json" } },
+      outputs: { tokens: await tableReader(tokens) },
       rows: 2,
       color: false
     })))

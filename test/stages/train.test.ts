@@ -19,6 +19,7 @@ import { readSafetensors } from "../../native/safetensors.ts"
 import { StageFailure } from "../../src/index.ts"
 import type { Checkpoints, FilesRef } from "../../src/index.ts"
 import { packDocuments, toPackedTable } from "../../stages/pack.ts"
+import { tableReader } from "./runStages.ts"
 import type { Document } from "../../stages/pack.ts"
 import { evaluate, EvaluateConfig } from "../../stages/evaluate.ts"
 import { selectBest, SelectBestConfig } from "../../stages/selectBest.ts"
@@ -44,6 +45,8 @@ const documents: Array<Document> = (() => {
 const packed = toPackedTable(
   Effect.runSync(packDocuments(documents, { maxSeqLength: 64, packing: true, dataSeed: 1 }, 1)).columns
 )
+/** The packed table as the stage reads its train input. */
+const packedReader = await tableReader(packed)
 
 /** Checkpoints kept in memory (copied, as the store does); `stopAfter` fails the stage right after that save. */
 const memoryCheckpoints = (saved: Map<number, string>, stopAfter?: number): Checkpoints => ({
@@ -67,13 +70,15 @@ const trainConfig = (config: Record<string, unknown>) =>
 const run = (config: Record<string, unknown>, checkpoints: Checkpoints, log: (line: string) => void = () => undefined) =>
   Effect.runPromise(Effect.scoped(train.run({
     config: trainConfig(config),
-    inputs: { train: packed, validation: packed, model: { dir: modelDir, files: [] } },
+    inputs: { train: packedReader, validation: packed, model: { dir: modelDir, files: [] } },
     seed: 7,
     tmpDir: mkdtempSync(join(scratch, "run-")),
     progress: () => undefined,
     log,
     scalars: () => undefined,
     sanity: false,
+    workers: 1,
+    batchSize: 10_000,
     checkpoints
   })))
 
@@ -93,6 +98,8 @@ const stageContext = <C, I>(config: C, inputs: I) => ({
   log: () => undefined,
   scalars: () => undefined,
   sanity: false,
+  workers: 1,
+  batchSize: 10_000,
   checkpoints: memoryCheckpoints(new Map())
 })
 
@@ -140,7 +147,7 @@ describe("train stage", () => {
 
     const view = await Effect.runPromise(Effect.scoped(train.inspect!({
       config: Schema.decodeUnknownSync(TrainConfig)({}),
-      inputs: { train: packed, validation: packed, model: { dir: modelDir, files: [] } },
+      inputs: { train: packedReader, validation: packed, model: { dir: modelDir, files: [] } },
       outputs: {
         history: straight.outputs.history,
         model: { dir: straight.outputs.model.dir, files: [] },

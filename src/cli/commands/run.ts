@@ -29,6 +29,8 @@ export interface RunArgs {
   readonly seed: number | undefined
   readonly sanity: boolean
   readonly force: ReadonlyArray<string>
+  readonly workers: number | undefined
+  readonly batchSize: number | undefined
   /** The --store flag as given, repeated in the resume command. */
   readonly store: string | undefined
 }
@@ -63,6 +65,8 @@ const resumeHint = (args: RunArgs, runId: string) =>
       ...args.set.flatMap((set) => ["--set", quote(set)]),
       ...(args.seed === undefined ? [] : ["--seed", String(args.seed)]),
       ...(args.sanity ? ["--sanity"] : []),
+      ...(args.workers === undefined ? [] : ["--workers", String(args.workers)]),
+      ...(args.batchSize === undefined ? [] : ["--batch-size", String(args.batchSize)]),
       ...args.force.filter((id) => !committed.some((stage) => stage.id === id)).flatMap((id) => ["--force", quote(id)]),
       ...(args.store === undefined ? [] : ["--store", quote(args.store)])
     ].join(" ")
@@ -101,6 +105,8 @@ export const run = (args: RunArgs) =>
       ...(args.seed === undefined ? {} : { seed: args.seed }),
       sanity: args.sanity,
       force: args.force,
+      ...(args.workers === undefined ? {} : { workers: args.workers }),
+      ...(args.batchSize === undefined ? {} : { batchSize: args.batchSize }),
       reporter
     }).pipe(Effect.onInterrupt(() => (runId === undefined ? Effect.void : resumeHint(args, runId))))
     const hits = record.stages.filter((stage) => stage.status === "hit").length
