@@ -31,6 +31,8 @@ export interface RunArgs {
   readonly force: ReadonlyArray<string>
   /** The --store flag as given, repeated in the resume command. */
   readonly store: string | undefined
+  /** The --cache flag as given, repeated in the resume command. */
+  readonly cache: string | undefined
 }
 
 /** Every reporter receives every event. */
@@ -64,7 +66,8 @@ const resumeHint = (args: RunArgs, runId: string) =>
       ...(args.seed === undefined ? [] : ["--seed", String(args.seed)]),
       ...(args.sanity ? ["--sanity"] : []),
       ...args.force.filter((id) => !committed.some((stage) => stage.id === id)).flatMap((id) => ["--force", quote(id)]),
-      ...(args.store === undefined ? [] : ["--store", quote(args.store)])
+      ...(args.store === undefined ? [] : ["--store", quote(args.store)]),
+      ...(args.cache === undefined ? [] : ["--cache", quote(args.cache)])
     ].join(" ")
     const reused = `${committed.length} of ${run.stages.length} stages are committed and will be cached`
     process.stderr.write(`interrupted (run ${runId}): ${[reused, ...resumes].join("; ")}\nresume with: ${command}\n`)
