@@ -17,6 +17,7 @@ import { inspect } from "./commands/inspect.ts"
 import { ls } from "./commands/ls.ts"
 import { run } from "./commands/run.ts"
 import { show } from "./commands/show.ts"
+import { stageJob } from "./commands/stageJob.ts"
 import { verify } from "./commands/verify.ts"
 import { storeLayer } from "./StoreLayer.ts"
 import { reportErrors } from "./UserError.ts"
@@ -60,6 +61,14 @@ const runCommand = Command.make(
       Flag.withDescription("recompute this stage instance from scratch (its record and checkpoints ignored)"),
       Flag.atLeast(0)
     ),
+    executor: Flag.Literals("executor", ["local", "slurm"]).pipe(
+      Flag.withDescription("where stages are computed: in this process, or each as a Slurm job against the shared store"),
+      Flag.withDefault("local")
+    ),
+    pendingTimeout: Flag.Int("pending-timeout").pipe(
+      Flag.withDescription("seconds a Slurm job may stay pending before the run gives up on it"),
+      Flag.withDefault(3600)
+    ),
     store,
     cache
   },
@@ -71,9 +80,36 @@ const runCommand = Command.make(
       sanity: args.sanity,
       force: args.force,
       store: Option.getOrUndefined(args.store),
-      cache: Option.getOrUndefined(args.cache)
+      cache: Option.getOrUndefined(args.cache),
+      executor: args.executor,
+      pendingTimeoutS: args.pendingTimeout
     }))
 ).pipe(Command.withDescription("run a pipeline, reusing every cached stage"))
+
+const stageJobCommand = Command.make(
+  "stage-job",
+  {
+    file: Argument.String("file").pipe(Argument.withDescription("pipeline file (.ts)")),
+    stage: Flag.String("stage").pipe(Flag.withDescription("the stage instance to compute")),
+    key: Flag.String("key").pipe(Flag.withDescription("its key as the driver computed it")),
+    set: Flag.String("set").pipe(Flag.withDescription("the driver's overrides"), Flag.atLeast(0)),
+    seed: Flag.Int("seed").pipe(Flag.withDescription("the driver's run seed"), Flag.optional),
+    sanity: Flag.Boolean("sanity").pipe(Flag.withDescription("the driver's --sanity"), Flag.withDefault(false)),
+    force: Flag.Boolean("force").pipe(Flag.withDescription("the driver forces this stage"), Flag.withDefault(false)),
+    store,
+    cache
+  },
+  (args) =>
+    withStore(args, stageJob({
+      file: args.file,
+      stage: args.stage,
+      key: args.key,
+      set: args.set,
+      seed: Option.getOrUndefined(args.seed),
+      sanity: args.sanity,
+      force: args.force
+    }))
+).pipe(Command.withDescription("internal: the job --executor slurm submits for one stage"))
 
 const checkCommand = Command.make(
   "check",
@@ -171,7 +207,8 @@ const pipeline = Command.make("pipeline").pipe(
     exportCommand,
     reportCommand,
     verifyCommand,
-    gcCommand
+    gcCommand,
+    stageJobCommand
   ])
 )
 

@@ -10,7 +10,9 @@ import { stageNodes } from "../../Pipeline.ts"
 import type { PipelineGraph } from "../../Pipeline.ts"
 import type { AnyStage } from "../../Stage.ts"
 import type { RunRecord } from "../../runner/Records.ts"
+import { local } from "../../runner/Executor.ts"
 import { runPipeline } from "../../runner/Runner.ts"
+import { slurmExecutor } from "../../runner/SlurmExecutor.ts"
 import { parseOverride } from "../../runner/Config.ts"
 import type { Reporter } from "../../runner/Reporter.ts"
 import { Store } from "../../store/Store.ts"
@@ -33,6 +35,10 @@ export interface RunArgs {
   readonly store: string | undefined
   /** The --cache flag as given, repeated in the resume command. */
   readonly cache: string | undefined
+  /** Where stages are computed. */
+  readonly executor: "local" | "slurm"
+  /** How long a Slurm job may stay pending before the run gives up on it. */
+  readonly pendingTimeoutS: number
 }
 
 /** Every reporter receives every event. */
@@ -42,6 +48,35 @@ const allOf = (reporters: ReadonlyArray<Reporter>): Reporter => ({
 })
 
 const quote = (arg: string) => (/^[\w@%+=:,./~-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)
+
+/** The flags a job repeats so that it configures the pipeline exactly as its driver did. */
+const sharedFlags = (args: RunArgs): ReadonlyArray<string> => [
+  ...args.set.flatMap((set) => ["--set", set]),
+  ...(args.seed === undefined ? [] : ["--seed", String(args.seed)]),
+  ...(args.sanity ? ["--sanity"] : []),
+  ...(args.store === undefined ? [] : ["--store", args.store]),
+  ...(args.cache === undefined ? [] : ["--cache", args.cache])
+]
+
+/** Each stage as a Slurm job running `pipeline stage-job` in this directory, logs beside the run record. */
+const slurm = (args: RunArgs, file: string, runsDir: string) =>
+  slurmExecutor({
+    command: (job) => [
+      process.execPath,
+      resolve(process.argv[1]!),
+      "stage-job",
+      file,
+      "--stage",
+      job.id,
+      "--key",
+      job.key,
+      ...(job.forced ? ["--force"] : []),
+      ...sharedFlags(args)
+    ],
+    logDir: runsDir,
+    cwd: process.cwd(),
+    pendingTimeoutMs: args.pendingTimeoutS * 1000
+  })
 
 /**
  * What to tell a person whose run was interrupted: what the next run reuses and the command that
@@ -104,7 +139,8 @@ export const run = (args: RunArgs) =>
       ...(args.seed === undefined ? {} : { seed: args.seed }),
       sanity: args.sanity,
       force: args.force,
-      reporter
+      reporter,
+      executor: args.executor === "slurm" ? slurm(args, file, runsDir) : local
     }).pipe(Effect.onInterrupt(() => (runId === undefined ? Effect.void : resumeHint(args, runId))))
     const hits = record.stages.filter((stage) => stage.status === "hit").length
     const ran = record.stages.filter((stage) => stage.status === "ran").length
