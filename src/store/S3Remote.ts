@@ -25,22 +25,9 @@ import {
 import { Effect, Layer, Option } from "effect"
 import * as Digests from "./Digest.ts"
 import { Remote, type RemoteShape } from "./Remote.ts"
+import type { S3Location } from "./S3Location.ts"
 import { type DocumentKind, type ObjectRef, StoreError } from "./Store.ts"
 import { isValidId, validateId, validateKind, validateRef } from "./StoreId.ts"
-
-/** Where a shared store lives in a bucket. */
-export interface S3Location {
-  readonly bucket: string
-  /** Key prefix without leading or trailing "/", possibly empty. */
-  readonly prefix: string
-}
-
-/** Parses `s3://bucket[/prefix]`; undefined when `url` is not an s3 URL. */
-export const parseS3Url = (url: string): S3Location | undefined => {
-  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url)
-  if (match === null) return undefined
-  return { bucket: match[1]!, prefix: match[2]!.replace(/\/+$/, "") }
-}
 
 /**
  * 16 MiB parts: S3 allows at most 10,000 parts (so up to 156 GiB per object) and at least 5 MiB per
