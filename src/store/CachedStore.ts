@@ -11,8 +11,10 @@
  *   creates it in the bucket only if absent; when another writer won, its record is the one kept.
  * - Run records: the bucket's copy is the current one (a run may be going on elsewhere); written
  *   to both.
- * - Locks, pins, checkpoints, verifyAll and collect are the local store's: gc sweeps the cache,
- *   never the bucket.
+ * - Locks: the local store's, then a lease in the bucket (Lease.ts), so of two machines that
+ *   miss one stage key, one computes it and the other finds its record.
+ * - Pins, checkpoints, verifyAll and collect are the local store's: gc sweeps the cache, never the
+ *   bucket.
  *
  * A cached run therefore costs what it costs locally, plus the writes of its run record.
  */
@@ -21,6 +23,7 @@ import { join } from "node:path"
 import { Effect, Layer, Option } from "effect"
 import * as Digests from "./Digest.ts"
 import { unseal } from "./DocumentSeal.ts"
+import { withLease } from "./Lease.ts"
 import { Remote, type RemoteShape } from "./Remote.ts"
 import {
   CorruptDocument,
@@ -173,6 +176,7 @@ export const make = (local: StoreShape, remote: RemoteShape): StoreShape => {
     hasObject: (ref) => local.hasObject(ref).pipe(Effect.flatMap((has) => (has ? Effect.succeed(true) : remote.hasObject(ref)))),
     getDocument,
     putDocument,
+    withLock: (name, effect) => local.withLock(name, withLease(remote, name, effect)),
     deleteDocument: (kind, id) => local.deleteDocument(kind, id).pipe(Effect.andThen(remote.deleteRecord(kind, id))),
     quarantineDocument: (kind, id, reason) => local.quarantineDocument(kind, id, reason).pipe(Effect.andThen(remote.quarantineRecord(kind, id, reason))),
     listDocuments: (kind) =>

@@ -5,17 +5,17 @@
 import { Effect, Layer, Option } from "effect"
 import type { Digest } from "./Digest.ts"
 import * as Digests from "./Digest.ts"
-import { Remote, type RemoteRecord, type RemoteShape } from "./Remote.ts"
-import { type DocumentKind, StoreError } from "./Store.ts"
-import { validateId, validateKind, validateRef } from "./StoreId.ts"
+import { type RecordKind, Remote, type RemoteRecord, type RemoteShape, validateRecordKind } from "./Remote.ts"
+import { StoreError } from "./Store.ts"
+import { validateId, validateRef } from "./StoreId.ts"
 
 /** A fresh, empty shared store; `objects` and `records` are exposed so tests can damage them. */
 export const makeMemoryRemote = () => {
   const objects = new Map<Digest, Uint8Array>()
-  const records = { stages: new Map<string, RemoteRecord>(), runs: new Map<string, RemoteRecord>() }
+  const records = { stages: new Map<string, RemoteRecord>(), runs: new Map<string, RemoteRecord>(), leases: new Map<string, RemoteRecord>() }
   const quarantined: Array<string> = []
-  const recordsOf = (method: string, kind: DocumentKind, id: string) =>
-    validateKind(method, kind).pipe(Effect.andThen(validateId(method, id)), Effect.as(records[kind]))
+  const recordsOf = (method: string, kind: RecordKind, id: string) =>
+    validateRecordKind(method, kind).pipe(Effect.andThen(validateId(method, id)), Effect.as(records[kind]))
 
   const remote: RemoteShape = {
     location: "memory://",
@@ -62,7 +62,7 @@ export const makeMemoryRemote = () => {
         })
       ),
     listRecords: (kind) =>
-      validateKind("listRecords", kind).pipe(Effect.map(() => [...records[kind]].map(([id, record]) => ({ id, mtimeMs: record.mtimeMs }))))
+      validateRecordKind("listRecords", kind).pipe(Effect.map(() => [...records[kind]].map(([id, record]) => ({ id, mtimeMs: record.mtimeMs }))))
   }
   return { remote, objects, records, quarantined }
 }

@@ -5,17 +5,26 @@
  * (CachedStore.ts), which is also where temporary directories, locks and checkpoints live.
  *
  * Layout under the prefix, as on disk: objects/sha256/ab/<digest>, stages/<key>.json,
- * runs/<runId>.json, quarantine/… for what failed its check.
+ * runs/<runId>.json, leases/<lock>.json, quarantine/… for what failed its check.
  *
  * Objects are content-addressed, so two machines uploading one digest at once is harmless. A stage
  * record is created only if absent, so of two drivers that computed one key exactly one record
  * wins; the loser adopts the winner's (same key, same output digests). Run records are rewritten as
  * their run progresses, and only by the run that owns them.
  */
-import type { Effect, Option } from "effect"
-import { Context } from "effect"
+import type { Option } from "effect"
+import { Context, Effect } from "effect"
 import type { Digest } from "./Digest.ts"
-import type { DocumentKind, ObjectRef, StoreError } from "./Store.ts"
+import { type DocumentKind, type ObjectRef, StoreError } from "./Store.ts"
+
+/** What records hold: the store's documents, and the leases that make a lock span machines (Lease.ts). */
+export type RecordKind = DocumentKind | "leases"
+
+/** Fails unless `kind` is a record kind (callers may bypass the type). */
+export const validateRecordKind = (method: string, kind: unknown): Effect.Effect<RecordKind, StoreError> =>
+  kind === "stages" || kind === "runs" || kind === "leases"
+    ? Effect.succeed(kind)
+    : Effect.fail(new StoreError({ method, key: String(kind), message: `unknown record kind ${String(kind)}: expected "stages", "runs" or "leases"` }))
 
 /**
  * Bytes to upload, read in pieces so that an object of any size goes up with bounded memory.
@@ -51,17 +60,17 @@ export interface RemoteShape {
   /** Moves a damaged object aside (to quarantine/), naming why. */
   readonly quarantineObject: (digest: Digest, reason: string) => Effect.Effect<void, StoreError>
   /** The record `kind/id`, or none. */
-  readonly getRecord: (kind: DocumentKind, id: string) => Effect.Effect<Option.Option<RemoteRecord>, StoreError>
+  readonly getRecord: (kind: RecordKind, id: string) => Effect.Effect<Option.Option<RemoteRecord>, StoreError>
   /** Creates the record only if there is none; false when another writer's is already there. */
-  readonly createRecord: (kind: DocumentKind, id: string, text: string) => Effect.Effect<boolean, StoreError>
+  readonly createRecord: (kind: RecordKind, id: string, text: string) => Effect.Effect<boolean, StoreError>
   /** Writes the record, replacing any (a run's own record as the run goes). */
-  readonly putRecord: (kind: DocumentKind, id: string, text: string) => Effect.Effect<void, StoreError>
+  readonly putRecord: (kind: RecordKind, id: string, text: string) => Effect.Effect<void, StoreError>
   /** Removes a record; removing a missing one is not an error. */
-  readonly deleteRecord: (kind: DocumentKind, id: string) => Effect.Effect<void, StoreError>
+  readonly deleteRecord: (kind: RecordKind, id: string) => Effect.Effect<void, StoreError>
   /** Moves a record its reader cannot use to quarantine/, naming why. */
-  readonly quarantineRecord: (kind: DocumentKind, id: string, reason: string) => Effect.Effect<void, StoreError>
+  readonly quarantineRecord: (kind: RecordKind, id: string, reason: string) => Effect.Effect<void, StoreError>
   /** Every record of `kind`, with its last write time. */
-  readonly listRecords: (kind: DocumentKind) => Effect.Effect<ReadonlyArray<{ readonly id: string; readonly mtimeMs: number }>, StoreError>
+  readonly listRecords: (kind: RecordKind) => Effect.Effect<ReadonlyArray<{ readonly id: string; readonly mtimeMs: number }>, StoreError>
 }
 
 /** The shared store service. */

@@ -24,10 +24,10 @@ import {
 } from "@aws-sdk/client-s3"
 import { Effect, Layer, Option } from "effect"
 import * as Digests from "./Digest.ts"
-import { Remote, type RemoteShape } from "./Remote.ts"
+import { type RecordKind, Remote, type RemoteShape, validateRecordKind } from "./Remote.ts"
 import type { S3Location } from "./S3Location.ts"
-import { type DocumentKind, type ObjectRef, StoreError } from "./Store.ts"
-import { isValidId, validateId, validateKind, validateRef } from "./StoreId.ts"
+import { type ObjectRef, StoreError } from "./Store.ts"
+import { isValidId, validateId, validateRef } from "./StoreId.ts"
 
 /**
  * 16 MiB parts: S3 allows at most 10,000 parts (so up to 156 GiB per object) and at least 5 MiB per
@@ -46,7 +46,7 @@ export const makeS3Remote = (location: S3Location, client: S3Client): RemoteShap
   const url = `s3://${bucket}${location.prefix === "" ? "" : `/${location.prefix}`}`
   const keyOf = (...parts: ReadonlyArray<string>) => [location.prefix, ...parts].filter((part) => part !== "").join("/")
   const objectKey = (digest: string) => keyOf("objects", "sha256", digest.slice(0, 2), digest)
-  const recordKey = (kind: DocumentKind, id: string) => keyOf(kind, `${id}.json`)
+  const recordKey = (kind: RecordKind, id: string) => keyOf(kind, `${id}.json`)
 
   const call = <A>(method: string, key: string, send: (signal: AbortSignal) => Promise<A>) =>
     Effect.tryPromise({
@@ -137,8 +137,8 @@ export const makeS3Remote = (location: S3Location, client: S3Client): RemoteShap
       if (Option.isSome(copied)) yield* call(method, key, (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }))
     })
 
-  const checkRecord = (method: string, kind: DocumentKind, id: string) =>
-    validateKind(method, kind).pipe(Effect.andThen(validateId(method, id)), Effect.as(recordKey(kind, id)))
+  const checkRecord = (method: string, kind: RecordKind, id: string) =>
+    validateRecordKind(method, kind).pipe(Effect.andThen(validateId(method, id)), Effect.as(recordKey(kind, id)))
 
   const putText = (method: string, id: string, Key: string, text: string, ifAbsent: boolean) =>
     call(method, id, (abortSignal) =>
@@ -192,7 +192,7 @@ export const makeS3Remote = (location: S3Location, client: S3Client): RemoteShap
       }),
     listRecords: (kind) =>
       Effect.gen(function* () {
-        yield* validateKind("listRecords", kind)
+        yield* validateRecordKind("listRecords", kind)
         const Prefix = `${keyOf(kind)}/`
         const found: Array<{ id: string; mtimeMs: number }> = []
         let ContinuationToken: string | undefined

@@ -64,6 +64,17 @@ describeCluster("stages as Slurm jobs against an S3 bucket", () => {
     expect(project.computed().length).toBe(2 * computedLocally)
   })
 
+  it("two drivers with their own caches on one bucket compute each key once", async () => {
+    const before = project.computed().length
+    const [a, b] = await Promise.all([project.cli(...onCluster("two", "f")), project.cli(...onCluster("two", "g"))])
+    expect(a.code, a.stderr).toBe(0)
+    expect(b.code, b.stderr).toBe(0)
+    expect(outputDigests(lastIn("f"))).toEqual(outputDigests(lastIn("g")))
+    const computed = project.computed().slice(before)
+    expect(computed.length).toBeGreaterThan(0)
+    expect(new Set(computed).size, computed.join(", ")).toBe(computed.length)
+  })
+
   it("a stage that fails in its job fails the run with the job's exit code and the end of its output", async () => {
     const upper = project.read("stages/upper.ts")
     try {

@@ -11,6 +11,7 @@ import { Effect, Layer, Option } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import * as Digests from "../../src/store/Digest.ts"
 import type { Digest } from "../../src/store/Digest.ts"
+import { withLease } from "../../src/store/Lease.ts"
 import { partSize } from "../../src/store/S3Remote.ts"
 import { Remote, type RemoteShape } from "../../src/store/Remote.ts"
 import { Store } from "../../src/store/Store.ts"
@@ -189,6 +190,48 @@ export const describeRemote = (name: string, makeShared: () => SharedStore) =>
         })
       )
       expect(second).toEqual(Option.some({ by: "a" }))
+    })
+
+    it("a lock excludes holders in caches that share only the store, and leaves no lease behind", async () => {
+      const shared = makeShared()
+      const counter = { inside: 0, max: 0 }
+      const section = (cacheName: string) =>
+        throughCache(shared, cacheName)(
+          Store.use((store) =>
+            store.withLock(
+              "stage.k",
+              Effect.gen(function* () {
+                counter.inside += 1
+                counter.max = Math.max(counter.max, counter.inside)
+                yield* Effect.sleep("100 millis")
+                counter.inside -= 1
+              })
+            )
+          )
+        )
+      await Promise.all([section("a"), section("b"), section("c")])
+      expect(counter.max).toBe(1)
+      expect(Option.isNone(await run(shared.remote.getRecord("leases", "stage.k")))).toBe(true)
+    })
+
+    // S3 gives a record's time in whole seconds, so the timings here leave a second of slack.
+    const timing = { ttlMs: 1000, pollMs: 50 }
+
+    it("a lease its holder renews is waited for; one whose holder died is taken once stale", async () => {
+      const { remote } = makeShared()
+      const events: Array<string> = []
+      const holder = withLease(remote, "live", Effect.sleep("1500 millis").pipe(Effect.andThen(Effect.sync(() => events.push("holder done")))), timing)
+      const waiter = Effect.sleep("100 millis").pipe(
+        Effect.andThen(withLease(remote, "live", Effect.sync(() => events.push("waiter in")), timing))
+      )
+      await run(Effect.all([holder, waiter], { concurrency: "unbounded" }))
+      expect(events).toEqual(["holder done", "waiter in"])
+
+      expect(await run(remote.createRecord("leases", "dead", "{}\n"))).toBe(true)
+      const started = Date.now()
+      expect(await run(withLease(remote, "dead", Effect.succeed("taken"), timing))).toBe("taken")
+      expect(Date.now() - started).toBeGreaterThanOrEqual(timing.ttlMs)
+      expect(Option.isNone(await run(remote.getRecord("leases", "dead")))).toBe(true)
     })
 
     it("collect sweeps the cache, never the shared store", async () => {
