@@ -5,7 +5,9 @@
  */
 import { execFileSync } from "node:child_process"
 import { join } from "node:path"
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3"
 import { afterAll, beforeAll, expect, it } from "vitest"
+import { clientFromEnv } from "../../src/store/S3Remote.ts"
 import { requiredInCi } from "../support/optional.ts"
 import { type Rgw, rgwMissing, startRgw } from "../support/rgw.ts"
 import { type Slurm, slurmMissing, startSlurm } from "../support/slurm.ts"
@@ -73,6 +75,29 @@ describeCluster("stages as Slurm jobs against an S3 bucket", () => {
     const computed = project.computed().slice(before)
     expect(computed.length).toBeGreaterThan(0)
     expect(new Set(computed).size, computed.join(", ")).toBe(computed.length)
+  })
+
+  it("a flipped byte in an output in the bucket is caught by a run with an empty cache, which recomputes its producer", async () => {
+    const first = await project.cli("run", "pipeline.ts", "--store", `s3://${bucket}/flip`, "--cache", cache("h"))
+    expect(first.code, first.stderr).toBe(0)
+    const made = lastIn("h")
+    const upper = made.stages.find((stage) => stage.id === "upper")!.outputs!.rows!
+    const key = `flip/objects/sha256/${upper.digest.slice(0, 2)}/${upper.digest}`
+    const client = clientFromEnv()
+    try {
+      const stored = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+      const bytes = await stored.Body!.transformToByteArray()
+      bytes[Math.floor(bytes.length / 2)]! ^= 0x01
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }))
+    } finally {
+      client.destroy()
+    }
+    const before = project.computed().length
+    const healed = await project.cli("run", "pipeline.ts", "--store", `s3://${bucket}/flip`, "--cache", cache("i"))
+    expect(healed.code, healed.stderr).toBe(0)
+    expect(healed.stdout).toMatch(/upper.*content hashes to .*moved to its quarantine/)
+    expect(project.computed().slice(before)).toEqual(["upper"])
+    expect(outputDigests(lastIn("i"))).toEqual(outputDigests(made))
   })
 
   it("a stage that fails in its job fails the run with the job's exit code and the end of its output", async () => {
