@@ -11,7 +11,7 @@ import { clientFromEnv } from "../../src/store/S3Remote.ts"
 import { requiredInCi } from "../support/optional.ts"
 import { type Rgw, rgwMissing, startRgw } from "../support/rgw.ts"
 import { type Slurm, slurmMissing, startSlurm } from "../support/slurm.ts"
-import { byStatus, lastRun, makeProject, outputDigests, type Project, runsIn, type StoredRun, waitFor } from "./support.ts"
+import { byStatus, lastRun, makeProject, outputDigests, type Project, repo, runsIn, spawnPipeline, type StoredRun, waitFor } from "./support.ts"
 
 const missing = [rgwMissing, slurmMissing].filter((reason) => reason !== undefined)
 const describeCluster = requiredInCi(missing.length === 0, missing.join("; "))
@@ -64,6 +64,23 @@ describeCluster("stages as Slurm jobs against an S3 bucket", () => {
     expect(ran(fromBucket)).toEqual([])
     expect(outputDigests(fromBucket)).toEqual(outputDigests(localRun))
     expect(project.computed().length).toBe(2 * computedLocally)
+  })
+
+  it("the SFT pipeline (--sanity) as Slurm jobs gives a local run's output digests", async () => {
+    const store = join(project.dir, "sft-local")
+    const local = spawnPipeline(["run", "pipelines/sft.ts", "--sanity", "--store", store], repo)
+    const localDone = await local.done
+    expect(localDone.code, localDone.stderr).toBe(0)
+    const jobs = spawnPipeline(
+      ["run", "pipelines/sft.ts", "--sanity", "--store", `s3://${bucket}/sft`, "--cache", cache("sft"), "--executor", "slurm"],
+      repo
+    )
+    const jobsDone = await jobs.done
+    expect(jobsDone.code, jobsDone.stderr + jobsDone.stdout.slice(-2000)).toBe(0)
+    expect(jobsDone.stdout).toMatch(/\[train\] slurm job \d+ started/)
+    const clusterRun = lastIn("sft")
+    expect(ran(clusterRun)).toEqual(clusterRun.stages.map((stage) => stage.id).sort())
+    expect(outputDigests(clusterRun)).toEqual(outputDigests(runsIn(store).at(-1)!))
   })
 
   it("two drivers with their own caches on one bucket compute each key once", async () => {
