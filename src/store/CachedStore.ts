@@ -13,22 +13,27 @@
  *   to both.
  * - Locks: the local store's, then a lease in the bucket (Lease.ts), so of two machines that
  *   miss one stage key, one computes it and the other finds its record.
- * - Pins, checkpoints, verifyAll and collect are the local store's: gc sweeps the cache, never the
- *   bucket.
+ * - Checkpoints: saved locally, and their files uploaded as objects with a manifest record
+ *   (checkpoints/<key>.<step>), two per key as locally; the latest is the newest sound one of
+ *   either, so a stage resumes on another machine from where it stopped.
+ * - Pins, verifyAll and collect are the local store's: gc sweeps the cache, never the bucket.
  *
  * A cached run therefore costs what it costs locally, plus the writes of its run record.
  */
-import { open } from "node:fs/promises"
-import { join } from "node:path"
+import { mkdirSync, readdirSync, statSync } from "node:fs"
+import { copyFile, open } from "node:fs/promises"
+import { dirname, join } from "node:path"
 import { Effect, Layer, Option } from "effect"
 import * as Digests from "./Digest.ts"
-import { unseal } from "./DocumentSeal.ts"
+import { seal, unseal } from "./DocumentSeal.ts"
+import { hashFile } from "./HashFile.ts"
 import { withLease } from "./Lease.ts"
 import { Remote, type RemoteShape } from "./Remote.ts"
 import {
   CorruptDocument,
   CorruptObject,
   type DocumentKind,
+  type LatestCheckpoint,
   MissingObject,
   type ObjectRef,
   Store,
@@ -80,6 +85,31 @@ const download = (body: AsyncIterable<Uint8Array>, file: string, location: strin
     catch: (cause) =>
       new StoreError({ method: "fetch", key: ref.digest, message: `${location}: object ${short(ref.digest)}: ${(cause as Error).message}`, cause })
   })
+
+/** A checkpoint's manifest record: its step and each file as an object. */
+interface CheckpointRecord {
+  readonly step: number
+  readonly files: ReadonlyArray<{ readonly path: string; readonly digest: string; readonly size: number }>
+}
+
+const isCheckpointRecord = (value: unknown): value is CheckpointRecord => {
+  const record = value as Partial<CheckpointRecord> | null
+  return typeof record === "object" && record !== null && Number.isSafeInteger(record.step) && Array.isArray(record.files) &&
+    record.files.every((file) =>
+      typeof file?.path === "string" && !file.path.split("/").some((part: string) => part === "" || part === "." || part === "..") &&
+      Digests.isDigest(file.digest) && Number.isSafeInteger(file.size)
+    )
+}
+
+/** How many checkpoints a key keeps in the shared store, as locally: the newest and one to fall back to. */
+const keptCheckpoints = 2
+
+/** The regular files under `dir`, as sorted "/"-separated relative paths. */
+const filesUnder = (dir: string): Array<string> =>
+  readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((relative) => statSync(join(dir, relative)).isFile())
+    .map((relative) => relative.split(/[\\/]/).join("/"))
+    .sort()
 
 /** `local` as a read-through cache of `remote`. */
 export const make = (local: StoreShape, remote: RemoteShape): StoreShape => {
@@ -166,8 +196,103 @@ export const make = (local: StoreShape, remote: RemoteShape): StoreShape => {
       yield* local.putDocument(kind, id, Option.getOrElse(winner, () => doc))
     })
 
+  const checkpointId = (key: string, step: number) => `${key}.${step}`
+  /** The steps of `key` the shared store holds a checkpoint of, newest first. */
+  const sharedSteps = (key: string) =>
+    remote.listRecords("checkpoints").pipe(
+      Effect.map((records) =>
+        records.flatMap(({ id }) => {
+          const step = id.slice(key.length + 1)
+          return id.startsWith(`${key}.`) && /^(0|[1-9]\d*)$/.test(step) ? [Number(step)] : []
+        }).sort((a, b) => b - a)
+      )
+    )
+
+  const checkpointError = (key: string, cause: unknown) =>
+    new StoreError({ method: "saveCheckpoint", key, message: `checkpoint of ${key}: ${(cause as Error).message}`, cause })
+
+  const saveCheckpoint = (key: string, step: number, dir: string) =>
+    Effect.gen(function* () {
+      yield* local.saveCheckpoint(key, step, dir)
+      const paths = yield* Effect.try({ try: () => filesUnder(dir), catch: (cause) => checkpointError(key, cause) })
+      const files: Array<CheckpointRecord["files"][number]> = []
+      for (const path of paths) {
+        // Uploaded from the stage's directory, not made an object of the cache: the cache holds the checkpoint already.
+        const file = join(dir, ...path.split("/"))
+        const ref = yield* Effect.tryPromise({ try: () => hashFile(file), catch: (cause) => checkpointError(key, cause) })
+        yield* remote.putObject(ref, { size: ref.size, read: (offset, length) => readRange(file, offset, length) })
+        files.push({ path, ...ref })
+      }
+      yield* remote.putRecord("checkpoints", checkpointId(key, step), seal({ step, files } satisfies CheckpointRecord)!)
+      for (const old of (yield* sharedSteps(key)).slice(keptCheckpoints)) yield* remote.deleteRecord("checkpoints", checkpointId(key, old))
+    })
+
+  /** Brings checkpoint `step` of `key` from the shared store into the cache; what was wrong with it, if anything. */
+  const fetchCheckpoint = (key: string, step: number) =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const record = yield* remote.getRecord("checkpoints", checkpointId(key, step))
+        if (Option.isNone(record)) return Option.some("gone from the shared store")
+        const opened = unseal(record.value.text)
+        if (!("doc" in opened) || !isCheckpointRecord(opened.doc) || opened.doc.step !== step) {
+          const problem = "doc" in opened ? "not a checkpoint manifest of this step" : opened.problem
+          yield* remote.quarantineRecord("checkpoints", checkpointId(key, step), problem)
+          return Option.some(`its manifest in ${remote.location}: ${problem}; moved to its quarantine/`)
+        }
+        const dir = yield* local.makeTmpDir
+        for (const file of opened.doc.files) {
+          const ref = { digest: file.digest as Digests.Digest, size: file.size }
+          const fetched = yield* throughCache(ref, local.verifyObject(ref)).pipe(
+            Effect.as(Option.none<string>()),
+            Effect.catchTags({
+              CorruptObject: (error) => Effect.succeed(Option.some(`${file.path}: ${error.message}`)),
+              MissingObject: (error) => Effect.succeed(Option.some(`${file.path}: ${error.message}`))
+            })
+          )
+          if (Option.isSome(fetched)) return fetched
+          const target = join(dir, ...file.path.split("/"))
+          yield* Effect.tryPromise({
+            try: async () => {
+              mkdirSync(dirname(target), { recursive: true })
+              await copyFile(local.objectPath(ref.digest), target)
+            },
+            catch: (cause) => checkpointError(key, cause)
+          })
+        }
+        yield* local.saveCheckpoint(key, step, dir)
+        return Option.none<string>()
+      })
+    )
+
+  const latestCheckpoint = (key: string) =>
+    Effect.gen(function* () {
+      const cached = yield* local.latestCheckpoint(key)
+      const cachedStep = Option.match(cached.checkpoint, { onNone: () => -1, onSome: (checkpoint) => checkpoint.step })
+      const discarded = [...cached.discarded]
+      for (const step of yield* sharedSteps(key)) {
+        if (step <= cachedStep) break
+        const problem = yield* fetchCheckpoint(key, step)
+        if (Option.isSome(problem)) {
+          discarded.push({ step, message: `checkpoint of step ${step}: ${problem.value}` })
+          continue
+        }
+        const fetched = yield* local.latestCheckpoint(key)
+        return { checkpoint: fetched.checkpoint, discarded: [...discarded, ...fetched.discarded] } satisfies LatestCheckpoint
+      }
+      return { checkpoint: cached.checkpoint, discarded } satisfies LatestCheckpoint
+    })
+
+  const clearCheckpoints = (key: string) =>
+    Effect.gen(function* () {
+      yield* local.clearCheckpoints(key)
+      for (const step of yield* sharedSteps(key)) yield* remote.deleteRecord("checkpoints", checkpointId(key, step))
+    })
+
   return {
     ...local,
+    saveCheckpoint,
+    latestCheckpoint,
+    clearCheckpoints,
     putFile: (file, options) => local.putFile(file, options).pipe(Effect.flatMap(upload)),
     putBytes: (bytes) => local.putBytes(bytes).pipe(Effect.flatMap(upload)),
     readBytes: (ref) => throughCache(ref, local.readBytes(ref)),

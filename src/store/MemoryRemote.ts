@@ -12,7 +12,12 @@ import { validateId, validateRef } from "./StoreId.ts"
 /** A fresh, empty shared store; `objects` and `records` are exposed so tests can damage them. */
 export const makeMemoryRemote = () => {
   const objects = new Map<Digest, Uint8Array>()
-  const records = { stages: new Map<string, RemoteRecord>(), runs: new Map<string, RemoteRecord>(), leases: new Map<string, RemoteRecord>() }
+  const records = {
+    stages: new Map<string, RemoteRecord>(),
+    runs: new Map<string, RemoteRecord>(),
+    checkpoints: new Map<string, RemoteRecord>(),
+    leases: new Map<string, RemoteRecord>()
+  }
   const quarantined: Array<string> = []
   const recordsOf = (method: string, kind: RecordKind, id: string) =>
     validateRecordKind(method, kind).pipe(Effect.andThen(validateId(method, id)), Effect.as(records[kind]))

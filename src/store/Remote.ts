@@ -5,7 +5,8 @@
  * (CachedStore.ts), which is also where temporary directories, locks and checkpoints live.
  *
  * Layout under the prefix, as on disk: objects/sha256/ab/<digest>, stages/<key>.json,
- * runs/<runId>.json, leases/<lock>.json, quarantine/… for what failed its check.
+ * runs/<runId>.json, checkpoints/<key>.<step>.json, leases/<lock>.json, quarantine/… for what
+ * failed its check.
  *
  * Objects are content-addressed, so two machines uploading one digest at once is harmless. A stage
  * record is created only if absent, so of two drivers that computed one key exactly one record
@@ -17,14 +18,20 @@ import { Context, Effect } from "effect"
 import type { Digest } from "./Digest.ts"
 import { type DocumentKind, type ObjectRef, StoreError } from "./Store.ts"
 
-/** What records hold: the store's documents, and the leases that make a lock span machines (Lease.ts). */
-export type RecordKind = DocumentKind | "leases"
+/**
+ * What records hold: the store's documents; checkpoint manifests (`<key>.<step>`: the step and
+ * the digest of each file, the files being objects); and the leases that make a lock span
+ * machines (Lease.ts).
+ */
+export type RecordKind = DocumentKind | "checkpoints" | "leases"
 
 /** Fails unless `kind` is a record kind (callers may bypass the type). */
 export const validateRecordKind = (method: string, kind: unknown): Effect.Effect<RecordKind, StoreError> =>
-  kind === "stages" || kind === "runs" || kind === "leases"
+  kind === "stages" || kind === "runs" || kind === "checkpoints" || kind === "leases"
     ? Effect.succeed(kind)
-    : Effect.fail(new StoreError({ method, key: String(kind), message: `unknown record kind ${String(kind)}: expected "stages", "runs" or "leases"` }))
+    : Effect.fail(
+      new StoreError({ method, key: String(kind), message: `unknown record kind ${String(kind)}: expected "stages", "runs", "checkpoints" or "leases"` })
+    )
 
 /**
  * Bytes to upload, read in pieces so that an object of any size goes up with bounded memory.

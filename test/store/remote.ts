@@ -3,7 +3,7 @@
  * run against the memory implementation (remote.test.ts) and a real bucket (s3.test.ts).
  */
 import { randomBytes } from "node:crypto"
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type * as NodeServices from "@effect/platform-node/NodeServices"
 import type { Scope } from "effect"
@@ -232,6 +232,52 @@ export const describeRemote = (name: string, makeShared: () => SharedStore) =>
       expect(await run(withLease(remote, "dead", Effect.succeed("taken"), timing))).toBe("taken")
       expect(Date.now() - started).toBeGreaterThanOrEqual(timing.ttlMs)
       expect(Option.isNone(await run(remote.getRecord("leases", "dead")))).toBe(true)
+    })
+
+    it("a checkpoint saved through one cache is the latest of another; the shared store keeps two a key; clear removes them", async () => {
+      const shared = makeShared()
+      const state = join(temp.dir, "state")
+      mkdirSync(join(state, "nested"), { recursive: true })
+      const save = (step: number) =>
+        Effect.gen(function* () {
+          writeFileSync(join(state, "weights.bin"), `w${step}`)
+          writeFileSync(join(state, "nested", "optimizer.bin"), `o${step}`)
+          yield* (yield* Store).saveCheckpoint("k", step, state)
+        })
+      await throughCache(shared, "a")(Effect.all([save(5), save(10), save(15)], { discard: true }))
+      const steps = () => run(shared.remote.listRecords("checkpoints")).then((records) => records.map((record) => record.id).sort())
+      expect(await steps()).toEqual(["k.10", "k.15"])
+      const resumed = await throughCache(shared, "b")(
+        Effect.gen(function* () {
+          const { checkpoint, discarded } = yield* (yield* Store).latestCheckpoint("k")
+          const found = Option.getOrThrow(checkpoint)
+          return {
+            step: found.step,
+            discarded,
+            weights: readFileSync(join(found.dir, "weights.bin"), "utf8"),
+            optimizer: readFileSync(join(found.dir, "nested", "optimizer.bin"), "utf8")
+          }
+        })
+      )
+      expect(resumed).toEqual({ step: 15, discarded: [], weights: "w15", optimizer: "o15" })
+      await throughCache(shared, "b")(Store.use((store) => store.clearCheckpoints("k")))
+      expect(await steps()).toEqual([])
+    })
+
+    it("a checkpoint with a flipped byte in the shared store is discarded and the one before is the latest", async () => {
+      const shared = makeShared()
+      const state = join(temp.dir, "state")
+      mkdirSync(state)
+      for (const step of [1, 2]) {
+        writeFileSync(join(state, "weights.bin"), `weights of step ${step}`)
+        await throughCache(shared, "a")(Store.use((store) => store.saveCheckpoint("k", step, state)))
+      }
+      const newest = new TextEncoder().encode("weights of step 2")
+      await shared.overwriteObject(Digests.ofBytes(newest), flipped(newest, 3))
+      const latest = await throughCache(shared, "b")(Store.use((store) => store.latestCheckpoint("k")))
+      expect(Option.map(latest.checkpoint, (checkpoint) => checkpoint.step)).toEqual(Option.some(1))
+      expect(latest.discarded).toHaveLength(1)
+      expect(latest.discarded[0]!.message).toMatch(/checkpoint of step 2: weights.bin: .*content hashes to/)
     })
 
     it("collect sweeps the cache, never the shared store", async () => {
