@@ -199,7 +199,7 @@ export const make = (local: StoreShape, remote: RemoteShape): StoreShape => {
   const checkpointId = (key: string, step: number) => `${key}.${step}`
   /** The steps of `key` the shared store holds a checkpoint of, newest first. */
   const sharedSteps = (key: string) =>
-    remote.listRecords("checkpoints").pipe(
+    remote.listRecords("checkpoints", `${key}.`).pipe(
       Effect.map((records) =>
         records.flatMap(({ id }) => {
           const step = id.slice(key.length + 1)

@@ -66,8 +66,10 @@ export const makeMemoryRemote = () => {
           if (map.delete(id)) quarantined.push(`${kind}/${id}: ${reason}`)
         })
       ),
-    listRecords: (kind) =>
-      validateRecordKind("listRecords", kind).pipe(Effect.map(() => [...records[kind]].map(([id, record]) => ({ id, mtimeMs: record.mtimeMs }))))
+    listRecords: (kind, idPrefix = "") =>
+      validateRecordKind("listRecords", kind).pipe(
+        Effect.map(() => [...records[kind]].filter(([id]) => id.startsWith(idPrefix)).map(([id, record]) => ({ id, mtimeMs: record.mtimeMs })))
+      )
   }
   return { remote, objects, records, quarantined }
 }

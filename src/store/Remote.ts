@@ -76,8 +76,11 @@ export interface RemoteShape {
   readonly deleteRecord: (kind: RecordKind, id: string) => Effect.Effect<void, StoreError>
   /** Moves a record its reader cannot use to quarantine/, naming why. */
   readonly quarantineRecord: (kind: RecordKind, id: string, reason: string) => Effect.Effect<void, StoreError>
-  /** Every record of `kind`, with its last write time. */
-  readonly listRecords: (kind: RecordKind) => Effect.Effect<ReadonlyArray<{ readonly id: string; readonly mtimeMs: number }>, StoreError>
+  /** Every record of `kind` (whose id starts with `idPrefix`, when given), with its last write time. */
+  readonly listRecords: (
+    kind: RecordKind,
+    idPrefix?: string
+  ) => Effect.Effect<ReadonlyArray<{ readonly id: string; readonly mtimeMs: number }>, StoreError>
 }
 
 /** The shared store service. */

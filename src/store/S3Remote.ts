@@ -190,7 +190,7 @@ export const makeS3Remote = (location: S3Location, client: S3Client): RemoteShap
         const Key = yield* checkRecord("quarantineRecord", kind, id)
         yield* quarantine("quarantineRecord", Key, `${kind}.${id}.json`, `${kind}/${id}.json: ${reason}`)
       }),
-    listRecords: (kind) =>
+    listRecords: (kind, idPrefix = "") =>
       Effect.gen(function* () {
         yield* validateRecordKind("listRecords", kind)
         const Prefix = `${keyOf(kind)}/`
@@ -198,7 +198,7 @@ export const makeS3Remote = (location: S3Location, client: S3Client): RemoteShap
         let ContinuationToken: string | undefined
         do {
           const page = yield* call("listRecords", kind, (abortSignal) =>
-            client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix, ContinuationToken }), { abortSignal }))
+            client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: Prefix + idPrefix, ContinuationToken }), { abortSignal }))
           for (const item of page.Contents ?? []) {
             const name = item.Key!.slice(Prefix.length)
             const id = name.slice(0, -".json".length)

@@ -93,7 +93,7 @@ export const describeRemote = (name: string, makeShared: () => SharedStore) =>
       }
     })
 
-    it("records: put replaces, list names them with their times, delete and quarantine remove them", async () => {
+    it("records: put replaces, list names them (by prefix too) with their times, delete and quarantine remove them", async () => {
       const { remote } = makeShared()
       await run(remote.putRecord("runs", "r1", "one"))
       await run(remote.putRecord("runs", "r1", "two"))
@@ -103,6 +103,7 @@ export const describeRemote = (name: string, makeShared: () => SharedStore) =>
       const listed = await run(remote.listRecords("runs"))
       expect(listed.map((entry) => entry.id).sort()).toEqual(["r1", "r2"])
       for (const entry of listed) expect(entry.mtimeMs).toBeGreaterThan(0)
+      expect((await run(remote.listRecords("runs", "r2"))).map((entry) => entry.id)).toEqual(["r2"])
       await run(remote.deleteRecord("runs", "r1"))
       await run(remote.deleteRecord("runs", "never-written"))
       await run(remote.quarantineRecord("stages", "k", "test"))
