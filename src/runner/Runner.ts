@@ -481,7 +481,7 @@ export const runPipeline = (
         const first = yield* committed(true)
         if (Option.isSome(first)) return hit(first.value)
         reporter.event({ type: "state", id: node.id, state: "waiting", key })
-        if (executor._tag === "Jobs") return yield* inJob(node, key, forced)
+        if (executor._tag === "Jobs") return yield* inJob(executor, node, key, forced)
         return yield* store.withLock(
           `stage.${key}`,
           Effect.gen(function*() {
@@ -509,14 +509,13 @@ export const runPipeline = (
      * A stage computed by a job of the executor, which takes the stage's lock and commits its record
      * in the store; the outputs are then read from that record like a cache hit's.
      */
-    const inJob = (node: StageNode, key: Key, forced: boolean) =>
+    const inJob = (jobs: Extract<Executor, { _tag: "Jobs" }>, node: StageNode, key: Key, forced: boolean) =>
       Effect.gen(function*() {
-        if (executor._tag !== "Jobs") return yield* Effect.die("inJob needs a job executor")
         reporter.event({ type: "state", id: node.id, state: "running", key })
         update(node.id, { status: "running" })
         yield* saveRun(record("running"))
         const started = Date.now()
-        yield* executor.run({
+        yield* jobs.run({
           id: node.id,
           key,
           forced,
@@ -526,7 +525,7 @@ export const runPipeline = (
         })
         const found = yield* lookup(node, key, true)
         if (Option.isNone(found)) {
-          return yield* new StageFailure({ stage: node.id, message: `its ${executor.name} job ended, but the store holds no sound record of key ${key}` })
+          return yield* new StageFailure({ stage: node.id, message: `its ${jobs.name} job ended, but the store holds no sound record of key ${key}` })
         }
         const durationMs = Date.now() - started
         update(node.id, { status: "ran", outputs: found.value.outputs, metrics: found.value.metrics, durationMs })

@@ -14,6 +14,7 @@ import { open } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect } from "effect"
 import type { Resources } from "../Resources.ts"
+import { shellWord } from "../ShellWord.ts"
 import { StageFailure } from "../StageFailure.ts"
 import type { Executor, StageJob } from "./Executor.ts"
 
@@ -57,8 +58,6 @@ export const sbatchResources = (resources: Resources): ReadonlyArray<string> => 
   ...(resources.partition === undefined ? [] : [`--partition=${resources.partition}`]),
   ...(resources.account === undefined ? [] : [`--account=${resources.account}`])
 ]
-
-const quote = (arg: string) => (/^[\w@%+=:,./~-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)
 
 /** A job's state as `scontrol show job -o` prints it; "GONE" once Slurm has forgotten the job. */
 const jobState = (jobId: string) =>
@@ -121,7 +120,7 @@ export const slurmExecutor = (options: SlurmOptions): Executor => ({
         `--chdir=${options.cwd}`,
         `--output=${join(dir, `${job.id}.%j.log`)}`,
         ...sbatchResources(job.resources),
-        `--wrap=exec ${options.command(job).map(quote).join(" ")}`
+        `--wrap=exec ${options.command(job).map(shellWord).join(" ")}`
       ])
       return output.trim().split(";")[0]!
     }).pipe(Effect.mapError((error) => failure(`sbatch failed: ${error.message}`)))

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path"
 import { Effect, Option } from "effect"
 import { stageNodes } from "../../Pipeline.ts"
 import type { PipelineGraph } from "../../Pipeline.ts"
+import { shellWord } from "../../ShellWord.ts"
 import type { AnyStage } from "../../Stage.ts"
 import type { RunRecord } from "../../runner/Records.ts"
 import { local } from "../../runner/Executor.ts"
@@ -47,7 +48,6 @@ const allOf = (reporters: ReadonlyArray<Reporter>): Reporter => ({
   close: () => reporters.forEach((reporter) => reporter.close())
 })
 
-const quote = (arg: string) => (/^[\w@%+=:,./~-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)
 
 /** The flags a job repeats so that it configures the pipeline exactly as its driver did. */
 const sharedFlags = (args: RunArgs): ReadonlyArray<string> => [
@@ -96,13 +96,13 @@ const resumeHint = (args: RunArgs, runId: string) =>
         : `${stage.id} starts again (it saved no checkpoint)`)
     }
     const command = [
-      "pipeline run", quote(args.file),
-      ...args.set.flatMap((set) => ["--set", quote(set)]),
+      "pipeline run", shellWord(args.file),
+      ...args.set.flatMap((set) => ["--set", shellWord(set)]),
       ...(args.seed === undefined ? [] : ["--seed", String(args.seed)]),
       ...(args.sanity ? ["--sanity"] : []),
-      ...args.force.filter((id) => !committed.some((stage) => stage.id === id)).flatMap((id) => ["--force", quote(id)]),
-      ...(args.store === undefined ? [] : ["--store", quote(args.store)]),
-      ...(args.cache === undefined ? [] : ["--cache", quote(args.cache)])
+      ...args.force.filter((id) => !committed.some((stage) => stage.id === id)).flatMap((id) => ["--force", shellWord(id)]),
+      ...(args.store === undefined ? [] : ["--store", shellWord(args.store)]),
+      ...(args.cache === undefined ? [] : ["--cache", shellWord(args.cache)])
     ].join(" ")
     const reused = `${committed.length} of ${run.stages.length} stages are committed and will be cached`
     process.stderr.write(`interrupted (run ${runId}): ${[reused, ...resumes].join("; ")}\nresume with: ${command}\n`)
