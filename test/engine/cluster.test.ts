@@ -66,6 +66,7 @@ describeCluster("stages as Slurm jobs against an S3 bucket", () => {
     expect(project.computed().length).toBe(2 * computedLocally)
   })
 
+  // Two SFT runs: a minute alone on two vCPUs, several when the rest of the suite runs beside them.
   it("the SFT pipeline (--sanity) as Slurm jobs gives a local run's output digests", async () => {
     const store = join(project.dir, "sft-local")
     const local = spawnPipeline(["run", "pipelines/sft.ts", "--sanity", "--store", store], repo)
@@ -81,7 +82,7 @@ describeCluster("stages as Slurm jobs against an S3 bucket", () => {
     const clusterRun = lastIn("sft")
     expect(ran(clusterRun)).toEqual(clusterRun.stages.map((stage) => stage.id).sort())
     expect(outputDigests(clusterRun)).toEqual(outputDigests(runsIn(store).at(-1)!))
-  })
+  }, 600_000)
 
   it("two drivers with their own caches on one bucket compute each key once", async () => {
     const before = project.computed().length
