@@ -4,6 +4,7 @@
  */
 import type { Effect, Option, Schema, Scope } from "effect"
 import type { ArtifactSpec, InputSpec, InputValue, OutputValue } from "./Artifact.ts"
+import type { Resources } from "./Resources.ts"
 import type { StageFailure } from "./StageFailure.ts"
 
 /** Input declarations of a stage, by input name. */
@@ -105,6 +106,11 @@ export interface StageDefinition<C extends ConfigSchema, I extends InputSpecs, O
    * so changing one is a cache hit. The stage must give the same bytes whatever their value.
    */
   readonly unkeyed?: ReadonlyArray<string>
+  /**
+   * What the stage asks of a machine when an executor runs it as a job (`--executor slurm`):
+   * CPUs, memory, GPUs, time limit. Not in the key; `--set <instance>.resources.gpus=1` overrides.
+   */
+  readonly resources?: Resources
   /** Declared environment facts that change results (backend, dtype, …); they enter the key. */
   readonly env?: (config: C["Type"]) => Readonly<Record<string, string>>
   readonly run: (ctx: RunContext<C["Type"], I>) => Effect.Effect<RunResult<O>, StageFailure, Scope.Scope>

@@ -17,12 +17,17 @@ import { inspect } from "./commands/inspect.ts"
 import { ls } from "./commands/ls.ts"
 import { run } from "./commands/run.ts"
 import { show } from "./commands/show.ts"
+import { stageJob } from "./commands/stageJob.ts"
 import { verify } from "./commands/verify.ts"
 import { storeLayer } from "./StoreLayer.ts"
 import { reportErrors } from "./UserError.ts"
 
 const store = Flag.String("store").pipe(
-  Flag.withDescription("store directory (default: $PIPELINE_STORE, else .pipeline)"),
+  Flag.withDescription("store directory, or s3://bucket/prefix for a shared one (default: $PIPELINE_STORE, else .pipeline)"),
+  Flag.optional
+)
+const cache = Flag.String("cache").pipe(
+  Flag.withDescription("local cache of an s3:// store (default: .pipeline/cache/s3/<bucket>/<prefix>)"),
   Flag.optional
 )
 const json = Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output"), Flag.withDefault(false))
@@ -30,10 +35,13 @@ const runRef = (name: string) =>
   Argument.String(name).pipe(Argument.withDescription("run id, unique id prefix, last or last~N"))
 
 const withStore = <E extends { readonly _tag: string; readonly message: string }, R>(
-  flag: Option.Option<string>,
-  effect: Effect.Effect<void, E, R>
+  flags: { readonly store: Option.Option<string>; readonly cache: Option.Option<string> },
+  effect: Effect.Effect<void, E, R>,
+  options: { readonly cacheOnly?: boolean } = {}
 ) =>
-  reportErrors(effect.pipe(Effect.provide(storeLayer(Option.getOrUndefined(flag))))) as Effect.Effect<
+  reportErrors(
+    effect.pipe(Effect.provide(storeLayer({ store: Option.getOrUndefined(flags.store), cache: Option.getOrUndefined(flags.cache) }, options)))
+  ) as Effect.Effect<
     void,
     never,
     Exclude<R, import("../store/Store.ts").Store>
@@ -61,10 +69,19 @@ const runCommand = Command.make(
       Flag.withDescription("rows a data stage holds at once (default 10000); bounds memory, outputs do not depend on it"),
       Flag.optional
     ),
-    store
+    executor: Flag.Literals("executor", ["local", "slurm"]).pipe(
+      Flag.withDescription("where stages are computed: in this process, or each as a Slurm job against the shared store"),
+      Flag.withDefault("local")
+    ),
+    pendingTimeout: Flag.Int("pending-timeout").pipe(
+      Flag.withDescription("seconds a Slurm job may stay pending before the run gives up on it"),
+      Flag.withDefault(3600)
+    ),
+    store,
+    cache
   },
   (args) =>
-    withStore(args.store, run({
+    withStore(args, run({
       file: args.file,
       set: args.set,
       seed: Option.getOrUndefined(args.seed),
@@ -72,9 +89,37 @@ const runCommand = Command.make(
       force: args.force,
       workers: Option.getOrUndefined(args.workers),
       batchSize: Option.getOrUndefined(args.batchSize),
-      store: Option.getOrUndefined(args.store)
+      store: Option.getOrUndefined(args.store),
+      cache: Option.getOrUndefined(args.cache),
+      executor: args.executor,
+      pendingTimeoutS: args.pendingTimeout
     }))
 ).pipe(Command.withDescription("run a pipeline, reusing every cached stage"))
+
+const stageJobCommand = Command.make(
+  "stage-job",
+  {
+    file: Argument.String("file").pipe(Argument.withDescription("pipeline file (.ts)")),
+    stage: Flag.String("stage").pipe(Flag.withDescription("the stage instance to compute")),
+    key: Flag.String("key").pipe(Flag.withDescription("its key as the driver computed it")),
+    set: Flag.String("set").pipe(Flag.withDescription("the driver's overrides"), Flag.atLeast(0)),
+    seed: Flag.Int("seed").pipe(Flag.withDescription("the driver's run seed"), Flag.optional),
+    sanity: Flag.Boolean("sanity").pipe(Flag.withDescription("the driver's --sanity"), Flag.withDefault(false)),
+    force: Flag.Boolean("force").pipe(Flag.withDescription("the driver forces this stage"), Flag.withDefault(false)),
+    store,
+    cache
+  },
+  (args) =>
+    withStore(args, stageJob({
+      file: args.file,
+      stage: args.stage,
+      key: args.key,
+      set: args.set,
+      seed: Option.getOrUndefined(args.seed),
+      sanity: args.sanity,
+      force: args.force
+    }))
+).pipe(Command.withDescription("internal: the job --executor slurm submits for one stage"))
 
 const checkCommand = Command.make(
   "check",
@@ -82,20 +127,20 @@ const checkCommand = Command.make(
   (args) => reportErrors(check(args.file))
 ).pipe(Command.withDescription("type-check a pipeline file and validate its graph and configs without running it"))
 
-const lsCommand = Command.make("ls", { json, store }, (args) => withStore(args.store, ls(args.json))).pipe(
+const lsCommand = Command.make("ls", { json, store, cache }, (args) => withStore(args, ls(args.json))).pipe(
   Command.withDescription("list runs, newest first")
 )
 
-const showCommand = Command.make("show", { run: runRef("run"), json, store }, (args) =>
-  withStore(args.store, show(args.run, args.json))).pipe(Command.withDescription("show one run stage by stage"))
+const showCommand = Command.make("show", { run: runRef("run"), json, store, cache }, (args) =>
+  withStore(args, show(args.run, args.json))).pipe(Command.withDescription("show one run stage by stage"))
 
-const explainCommand = Command.make("explain", { a: runRef("a"), b: runRef("b"), json, store }, (args) =>
-  withStore(args.store, explain(args.a, args.b, args.json))).pipe(
+const explainCommand = Command.make("explain", { a: runRef("a"), b: runRef("b"), json, store, cache }, (args) =>
+  withStore(args, explain(args.a, args.b, args.json))).pipe(
     Command.withDescription("say why each stage's key differs between two runs")
   )
 
-const diffCommand = Command.make("diff", { a: runRef("a"), b: runRef("b"), json, store }, (args) =>
-  withStore(args.store, diff(args.a, args.b, args.json))).pipe(
+const diffCommand = Command.make("diff", { a: runRef("a"), b: runRef("b"), json, store, cache }, (args) =>
+  withStore(args, diff(args.a, args.b, args.json))).pipe(
     Command.withDescription("compare two runs stage by stage (hits, keys, metric deltas)")
   )
 
@@ -105,9 +150,10 @@ const inspectCommand = Command.make(
     run: runRef("run"),
     stage: Argument.String("stage").pipe(Argument.withDescription("stage instance name")),
     rows: Flag.Int("rows").pipe(Flag.withDescription("rows to show"), Flag.withDefault(5)),
-    store
+    store,
+    cache
   },
-  (args) => withStore(args.store, inspect(args.run, args.stage, args.rows))
+  (args) => withStore(args, inspect(args.run, args.stage, args.rows))
 ).pipe(Command.withDescription("show a finished stage through its own inspect view"))
 
 const exportCommand = Command.make(
@@ -117,9 +163,10 @@ const exportCommand = Command.make(
     dir: Argument.String("dir").pipe(Argument.withDescription("directory to write (created; must be empty unless --force)")),
     stage: Flag.String("stage").pipe(Flag.withDescription("stage instance whose outputs to export"), Flag.withDefault("export")),
     force: Flag.Boolean("force").pipe(Flag.withDescription("replace what the directory holds"), Flag.withDefault(false)),
-    store
+    store,
+    cache
   },
-  (args) => withStore(args.store, exportOutputs({ run: args.run, dir: args.dir, stage: args.stage, force: args.force }))
+  (args) => withStore(args, exportOutputs({ run: args.run, dir: args.dir, stage: args.stage, force: args.force }))
 ).pipe(Command.withDescription("copy a finished stage's outputs to a directory, verifying every byte"))
 
 const reportCommand = Command.make(
@@ -131,17 +178,18 @@ const reportCommand = Command.make(
       Flag.withDescription("the HTML file to write"),
       Flag.withDefault("report.html")
     ),
-    store
+    store,
+    cache
   },
   (args) =>
     withStore(
-      args.store,
+      args,
       // Imported here, not above: only this command needs the chart assets and the event-file decoder.
       Effect.promise(() => import("./commands/report.ts")).pipe(Effect.flatMap(({ report }) => report(args.runs, args.output)))
     )
 ).pipe(Command.withDescription("write one self-contained HTML page of runs: curves overlaid, stages, config, differences, warnings"))
 
-const verifyCommand = Command.make("verify", { store }, (args) => withStore(args.store, verify)).pipe(
+const verifyCommand = Command.make("verify", { store, cache }, (args) => withStore(args, verify, { cacheOnly: true })).pipe(
   Command.withDescription("re-hash every object, check every record and checkpoint; quarantine what is damaged")
 )
 
@@ -150,9 +198,10 @@ const gcCommand = Command.make(
   {
     keep: Flag.Int("keep").pipe(Flag.withDescription("keep the newest N runs (default: all)"), Flag.optional),
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("only print what would go"), Flag.withDefault(false)),
-    store
+    store,
+    cache
   },
-  (args) => withStore(args.store, gc(Option.getOrUndefined(args.keep), args.dryRun))
+  (args) => withStore(args, gc(Option.getOrUndefined(args.keep), args.dryRun), { cacheOnly: true })
 ).pipe(Command.withDescription("delete runs beyond --keep and every object no kept run references (safe during runs)"))
 
 const pipeline = Command.make("pipeline").pipe(
@@ -168,7 +217,8 @@ const pipeline = Command.make("pipeline").pipe(
     exportCommand,
     reportCommand,
     verifyCommand,
-    gcCommand
+    gcCommand,
+    stageJobCommand
   ])
 )
 

@@ -96,7 +96,8 @@ export const configure = (
     for (const node of stages) {
       let encoded: unknown = node.config
       for (const override of overrides) {
-        if (override.instance === node.id) encoded = setPath(encoded, override.path, override.value)
+        // `resources` is the executor's (Resources.ts), never the stage's config.
+        if (override.instance === node.id && override.path[0] !== "resources") encoded = setPath(encoded, override.path, override.value)
       }
       const schema = node.stage.config as Schema.Codec<unknown, unknown>
       const decoded = yield* Schema.decodeUnknownEffect(schema)(encoded, {

@@ -25,6 +25,7 @@ import { PipelineShapeError, stageNodes, validateGraph } from "../Pipeline.ts"
 import type { Handle, PipelineGraph, PipelineNode, StageNode } from "../Pipeline.ts"
 import type { AnyStage, RunContext, RunSetting } from "../Stage.ts"
 import { errorLine } from "../ErrorLine.ts"
+import { type Resources, resourcesOf } from "../Resources.ts"
 import { StageFailure } from "../StageFailure.ts"
 import { toCanonical, NotCanonical } from "../key/Canonical.ts"
 import type { Json } from "../key/Canonical.ts"
@@ -44,6 +45,7 @@ import type { ConfiguredStage, Override } from "./Config.ts"
 import { importDir, importFile, loadStatCache, MissingInput, saveStatCache } from "./External.ts"
 import { StageRecord } from "./Records.ts"
 import type { ArtifactRef, RunRecord, RunStage } from "./Records.ts"
+import { type Executor, local } from "./Executor.ts"
 import type { Reporter } from "./Reporter.ts"
 import { newRunId } from "./RunId.ts"
 import { stageSeed } from "./Seed.ts"
@@ -68,6 +70,14 @@ export interface RunOptions {
   /** Instances recomputed from scratch (their record and checkpoints ignored). */
   readonly force: ReadonlyArray<string>
   readonly reporter: Reporter
+  /** Where stages are computed (default: in this process). */
+  readonly executor?: Executor
+  /**
+   * Set in a job of a job executor: compute only instance `id` (and what it needs, which the
+   * driver has committed), fail unless its key is `key`, and write no run record (the driver's
+   * run is the one that counts).
+   */
+  readonly only?: { readonly id: string; readonly key: string }
 }
 
 /** A node could not produce its outputs because an upstream node failed. */
@@ -173,6 +183,12 @@ export const runPipeline = (
     const runSeed = options.seed ?? graph.seed
     const configured = yield* configure(graph, options.overrides)
     const stages = stageNodes(graph)
+    const executor = options.executor ?? local
+    const resources = new Map<string, Resources>()
+    for (const node of stages) resources.set(node.id, yield* resourcesOf(node.id, node.stage.resources, options.overrides))
+    if (options.only !== undefined && !configured.has(options.only.id)) {
+      return yield* new ConfigError({ path: options.only.id, message: `no stage instance "${options.only.id}"` })
+    }
     for (const force of options.force) {
       if (!configured.has(force)) {
         return yield* new ConfigError({
@@ -235,8 +251,9 @@ export const runPipeline = (
       reporter.event({ type: "log", id, message: `warning: ${message}` })
     }
 
+    const saveRun = (run: RunRecord) => (options.only === undefined ? store.putDocument("runs", runId, run) : Effect.void)
     const damagedRuns = yield* store.checkDocuments("runs")
-    yield* store.putDocument("runs", runId, record("running"))
+    yield* saveRun(record("running"))
     reporter.event({
       type: "start",
       runId,
@@ -453,6 +470,13 @@ export const runPipeline = (
         const sanity = reads.has("sanity") ? options.sanity : null
         const manifest = yield* manifestOf(conf, code.get(node.id)!, inputs, seed, sanity)
         const key = keyOf(manifest)
+        if (options.only?.id === node.id && options.only.key !== key) {
+          return yield* new StageFailure({
+            stage: node.id,
+            message: `this job computed key ${key} where its driver computed ${options.only.key}: ` +
+              "the job's machine sees other code, inputs or settings than the driver's"
+          })
+        }
         update(node.id, { key, manifest, inputs })
         const forced = options.force.includes(node.id)
         const hit = (found: StageRecord) => {
@@ -467,6 +491,7 @@ export const runPipeline = (
         const first = yield* committed(true)
         if (Option.isSome(first)) return hit(first.value)
         reporter.event({ type: "state", id: node.id, state: "waiting", key })
+        if (executor._tag === "Jobs") return yield* inJob(executor, node, key, forced)
         return yield* store.withLock(
           `stage.${key}`,
           Effect.gen(function*() {
@@ -480,14 +505,43 @@ export const runPipeline = (
             // record still names what it was doing and what it committed (for show, explain and gc).
             reporter.event({ type: "state", id: node.id, state: "running", key })
             update(node.id, { status: "running" })
-            yield* store.putDocument("runs", runId, record("running"))
+            yield* saveRun(record("running"))
             const done = yield* Effect.scoped(execute(node, conf, key, manifest, inputs))
             update(node.id, { status: "ran", outputs: done.outputs, metrics: done.metrics, durationMs: done.durationMs })
             reporter.event({ type: "state", id: node.id, state: "done", key, durationMs: done.durationMs })
-            yield* store.putDocument("runs", runId, record("running"))
+            yield* saveRun(record("running"))
             return done.outputs
           })
         )
+      })
+
+    /**
+     * A stage computed by a job of the executor, which takes the stage's lock and commits its record
+     * in the store; the outputs are then read from that record like a cache hit's.
+     */
+    const inJob = (jobs: Extract<Executor, { _tag: "Jobs" }>, node: StageNode, key: Key, forced: boolean) =>
+      Effect.gen(function*() {
+        reporter.event({ type: "state", id: node.id, state: "running", key })
+        update(node.id, { status: "running" })
+        yield* saveRun(record("running"))
+        const started = Date.now()
+        yield* jobs.run({
+          id: node.id,
+          key,
+          forced,
+          resources: resources.get(node.id)!,
+          runId,
+          log: (line) => reporter.event({ type: "log", id: node.id, message: line })
+        })
+        const found = yield* lookup(node, key, true)
+        if (Option.isNone(found)) {
+          return yield* new StageFailure({ stage: node.id, message: `its ${jobs.name} job ended, but the store holds no sound record of key ${key}` })
+        }
+        const durationMs = Date.now() - started
+        update(node.id, { status: "ran", outputs: found.value.outputs, metrics: found.value.metrics, durationMs })
+        reporter.event({ type: "state", id: node.id, state: "done", key, durationMs })
+        yield* saveRun(record("running"))
+        return found.value.outputs
       })
 
     const stageEffect = (node: StageNode): Effect.Effect<Outputs, NodeError, Store> =>
@@ -535,12 +589,14 @@ export const runPipeline = (
       Effect.gen(function*() {
         yield* saveStatCache(cache).pipe(Effect.ignore)
         const final = record(status, error)
-        yield* store.putDocument("runs", runId, final)
+        yield* saveRun(final)
         reporter.close()
         return final
       })
 
-    const exits = yield* Effect.all(graph.nodes.map((node) => Effect.exit(effects.get(node.id)!)), {
+    // A job computes its one stage; what it needs is computed (or found) on the way.
+    const wanted = options.only === undefined ? graph.nodes : graph.nodes.filter((node) => node.id === options.only!.id)
+    const exits = yield* Effect.all(wanted.map((node) => Effect.exit(effects.get(node.id)!)), {
       concurrency: "unbounded"
     }).pipe(Effect.onInterrupt(() => finish("interrupted").pipe(Effect.ignore)))
 
@@ -548,7 +604,7 @@ export const runPipeline = (
       if (Exit.isSuccess(exit)) return []
       const error = Cause.findErrorOption(exit.cause)
       if (Option.isSome(error) && error.value._tag === "UpstreamFailed") return []
-      const node = graph.nodes[index]!
+      const node = wanted[index]!
       return [`${node.id}: ${Option.isSome(error) ? describeError(error.value) : Cause.pretty(exit.cause)}`]
     })
     return yield* finish(failures.length === 0 ? "succeeded" : "failed", failures[0])

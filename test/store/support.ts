@@ -8,8 +8,10 @@ import { join } from "node:path"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Layer } from "effect"
 import type { Scope } from "effect"
+import { layerCached } from "../../src/store/CachedStore.ts"
 import { layerDisk } from "../../src/store/DiskStore.ts"
 import { layerMemory } from "../../src/store/MemoryStore.ts"
+import type { Remote } from "../../src/store/Remote.ts"
 import type { Store, StoreError } from "../../src/store/Store.ts"
 
 /** A directory removed by `cleanup`; tests register it with afterEach. */
@@ -18,11 +20,15 @@ export const tempDir = (prefix: string): { readonly dir: string; readonly cleanu
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
-/** The two implementations the conformance suite runs against; `root` is only used by the disk store. */
-export const implementations: ReadonlyArray<readonly [string, (root: string) => Layer.Layer<Store, StoreError>]> = [
-  ["disk", (root) => layerDisk(join(root, "store")).pipe(Layer.provide(NodeServices.layer))],
-  ["memory", () => layerMemory.pipe(Layer.provide(NodeServices.layer))]
-]
+/** The disk store in `root`/store. */
+export const diskLayer = (root: string): Layer.Layer<Store, StoreError> => layerDisk(join(root, "store")).pipe(Layer.provide(NodeServices.layer))
+
+/** The memory store (`root` unused). */
+export const memoryLayer = (): Layer.Layer<Store, StoreError> => layerMemory.pipe(Layer.provide(NodeServices.layer))
+
+/** A disk cache in `root`/cache in front of the shared store `remote`. */
+export const cachedLayer = (root: string, remote: Layer.Layer<Remote>): Layer.Layer<Store, StoreError> =>
+  layerCached(layerDisk(join(root, "cache"))).pipe(Layer.provide([remote, NodeServices.layer]))
 
 /** Runs a test body against a store built from `layer`, with Node services and a scope. */
 export const runWith =

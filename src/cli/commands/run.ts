@@ -8,9 +8,12 @@ import { join, resolve } from "node:path"
 import { Effect, Option } from "effect"
 import { stageNodes } from "../../Pipeline.ts"
 import type { PipelineGraph } from "../../Pipeline.ts"
+import { shellWord } from "../../ShellWord.ts"
 import type { AnyStage } from "../../Stage.ts"
 import type { RunRecord } from "../../runner/Records.ts"
+import { local } from "../../runner/Executor.ts"
 import { runPipeline } from "../../runner/Runner.ts"
+import { slurmExecutor } from "../../runner/SlurmExecutor.ts"
 import { parseOverride } from "../../runner/Config.ts"
 import type { Reporter } from "../../runner/Reporter.ts"
 import { Store } from "../../store/Store.ts"
@@ -33,6 +36,12 @@ export interface RunArgs {
   readonly batchSize: number | undefined
   /** The --store flag as given, repeated in the resume command. */
   readonly store: string | undefined
+  /** The --cache flag as given, repeated in the resume command. */
+  readonly cache: string | undefined
+  /** Where stages are computed. */
+  readonly executor: "local" | "slurm"
+  /** How long a Slurm job may stay pending before the run gives up on it. */
+  readonly pendingTimeoutS: number
 }
 
 /** Every reporter receives every event. */
@@ -41,7 +50,35 @@ const allOf = (reporters: ReadonlyArray<Reporter>): Reporter => ({
   close: () => reporters.forEach((reporter) => reporter.close())
 })
 
-const quote = (arg: string) => (/^[\w@%+=:,./~-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)
+
+/** The flags a job repeats so that it configures the pipeline exactly as its driver did. */
+const sharedFlags = (args: RunArgs): ReadonlyArray<string> => [
+  ...args.set.flatMap((set) => ["--set", set]),
+  ...(args.seed === undefined ? [] : ["--seed", String(args.seed)]),
+  ...(args.sanity ? ["--sanity"] : []),
+  ...(args.store === undefined ? [] : ["--store", args.store]),
+  ...(args.cache === undefined ? [] : ["--cache", args.cache])
+]
+
+/** Each stage as a Slurm job running `pipeline stage-job` in this directory, logs beside the run record. */
+const slurm = (args: RunArgs, file: string, runsDir: string) =>
+  slurmExecutor({
+    command: (job) => [
+      process.execPath,
+      resolve(process.argv[1]!),
+      "stage-job",
+      file,
+      "--stage",
+      job.id,
+      "--key",
+      job.key,
+      ...(job.forced ? ["--force"] : []),
+      ...sharedFlags(args)
+    ],
+    logDir: runsDir,
+    cwd: process.cwd(),
+    pendingTimeoutMs: args.pendingTimeoutS * 1000
+  })
 
 /**
  * What to tell a person whose run was interrupted: what the next run reuses and the command that
@@ -61,14 +98,15 @@ const resumeHint = (args: RunArgs, runId: string) =>
         : `${stage.id} starts again (it saved no checkpoint)`)
     }
     const command = [
-      "pipeline run", quote(args.file),
-      ...args.set.flatMap((set) => ["--set", quote(set)]),
+      "pipeline run", shellWord(args.file),
+      ...args.set.flatMap((set) => ["--set", shellWord(set)]),
       ...(args.seed === undefined ? [] : ["--seed", String(args.seed)]),
       ...(args.sanity ? ["--sanity"] : []),
       ...(args.workers === undefined ? [] : ["--workers", String(args.workers)]),
       ...(args.batchSize === undefined ? [] : ["--batch-size", String(args.batchSize)]),
-      ...args.force.filter((id) => !committed.some((stage) => stage.id === id)).flatMap((id) => ["--force", quote(id)]),
-      ...(args.store === undefined ? [] : ["--store", quote(args.store)])
+      ...args.force.filter((id) => !committed.some((stage) => stage.id === id)).flatMap((id) => ["--force", shellWord(id)]),
+      ...(args.store === undefined ? [] : ["--store", shellWord(args.store)]),
+      ...(args.cache === undefined ? [] : ["--cache", shellWord(args.cache)])
     ].join(" ")
     const reused = `${committed.length} of ${run.stages.length} stages are committed and will be cached`
     process.stderr.write(`interrupted (run ${runId}): ${[reused, ...resumes].join("; ")}\nresume with: ${command}\n`)
@@ -107,7 +145,8 @@ export const run = (args: RunArgs) =>
       force: args.force,
       ...(args.workers === undefined ? {} : { workers: args.workers }),
       ...(args.batchSize === undefined ? {} : { batchSize: args.batchSize }),
-      reporter
+      reporter,
+      executor: args.executor === "slurm" ? slurm(args, file, runsDir) : local
     }).pipe(Effect.onInterrupt(() => (runId === undefined ? Effect.void : resumeHint(args, runId))))
     const hits = record.stages.filter((stage) => stage.status === "hit").length
     const ran = record.stages.filter((stage) => stage.status === "ran").length
