@@ -12,7 +12,7 @@ import { Store } from "../../src/store/Store.ts"
 import { TableReader } from "../../src/TableReader.ts"
 import { TableWriter } from "../../src/TableWriter.ts"
 import { tableFrom, tableSchema } from "../../src/TableSchema.ts"
-import { implementations, runWith, tempDir } from "../store/support.ts"
+import { diskLayer, memoryLayer, runWith, tempDir } from "../store/support.ts"
 
 const schema = tableSchema({ n: new arrow.Int32(), text: new arrow.Utf8() })
 interface Row {
@@ -86,6 +86,8 @@ describe("TableWriter / TableReader", () => {
     expect(() => done.append(rows)).toThrow(/after finish/)
   })
 })
+
+const implementations = [["disk", diskLayer], ["memory", memoryLayer]] as const
 
 describe.each(implementations)("streamed tables in the %s store", (name, layer) => {
   it("a written table is stored, read batch by batch, and (on disk) its corruption is caught before the stage reads it", async () => {
