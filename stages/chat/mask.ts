@@ -3,7 +3,7 @@
  * where they equal the ids (unshifted, the HF convention). A token is trained when it overlaps a
  * trained span, so an end-of-turn token right after the content is trained with it.
  */
-import { countTrained, ignoreIndex } from "../schemas/tokenized.ts"
+import { countTrained, ignoreIndex } from "../schemas/labels.ts"
 import type { SpecialTokenAdditions } from "./specialTokens.ts"
 import type { Span } from "./spans.ts"
 import type { TokenEncoder } from "./TokenEncoder.ts"
@@ -30,7 +30,7 @@ export type Masked =
   | { readonly kind: "no_trained_tokens"; readonly truncated: boolean }
 
 /** The label of untrained tokens, beside the function that writes it. */
-export { ignoreIndex } from "../schemas/tokenized.ts"
+export { ignoreIndex } from "../schemas/labels.ts"
 
 const startsWithRun = (ids: ReadonlyArray<number>, run: ReadonlyArray<number>): boolean =>
   run.length <= ids.length && run.every((id, k) => ids[k] === id)

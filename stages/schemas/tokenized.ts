@@ -31,12 +31,4 @@ export const readTokenizedRows = (table: arrow.Table<TokenizedColumns>): Array<T
   return inputIds.map((ids, row) => ({ inputIds: ids, labels: labels[row]!, source: source[row]! }))
 }
 
-/** -100: the label of a token the loss ignores (PyTorch cross-entropy's ignore_index). */
-export const ignoreIndex = -100
-
-/** How many tokens `labels` trains (labels other than {@link ignoreIndex}). */
-export const countTrained = (labels: Int32Array): number => {
-  let trained = 0
-  for (let i = 0; i < labels.length; i++) if (labels[i] !== ignoreIndex) trained++
-  return trained
-}
+export { countTrained, ignoreIndex } from "./labels.ts"
