@@ -106,6 +106,7 @@ const stageJobCommand = Command.make(
     seed: Flag.Int("seed").pipe(Flag.withDescription("the driver's run seed"), Flag.optional),
     sanity: Flag.Boolean("sanity").pipe(Flag.withDescription("the driver's --sanity"), Flag.withDefault(false)),
     force: Flag.Boolean("force").pipe(Flag.withDescription("the driver forces this stage"), Flag.withDefault(false)),
+    events: Flag.String("events").pipe(Flag.withDescription("file the stage's log, progress and scalars are appended to, for the driver")),
     store,
     cache
   },
@@ -117,7 +118,8 @@ const stageJobCommand = Command.make(
       set: args.set,
       seed: Option.getOrUndefined(args.seed),
       sanity: args.sanity,
-      force: args.force
+      force: args.force,
+      events: args.events
     }))
 ).pipe(Command.withDescription("internal: the job --executor slurm submits for one stage"))
 

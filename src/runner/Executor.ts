@@ -20,8 +20,10 @@ export interface StageJob {
   readonly resources: Resources
   /** The run the job belongs to (its logs go beside the run record). */
   readonly runId: string
-  /** Receives the job's output, line by line, as it is written. */
+  /** The stage's log lines, progress and scalars from the job, as they arrive, and the executor's own lines. */
   readonly log: (line: string) => void
+  readonly progress: (done: number, total: number) => void
+  readonly scalars: (step: number, values: Readonly<Record<string, number>>) => void
 }
 
 /** How a run's stages are computed. */

@@ -245,6 +245,14 @@ export const runPipeline = (
       }
     }
     const update = (id: string, patch: Partial<RunStage>) => progress.set(id, { ...progress.get(id)!, ...patch })
+    /** A stage's scalars, reported and watched for warning signs (wherever the stage runs). */
+    const scalarsOf = (id: string) => (step: number, values: Readonly<Record<string, number>>) => {
+      reporter.event({ type: "scalars", id, step, values })
+      for (const warning of signs.observe(id, step, values)) {
+        warnings.push(warning)
+        reporter.event({ type: "warning", warning })
+      }
+    }
     /** What the store found damaged and what was done about it: in the log and the run record. */
     const warn = (id: string, message: string) => {
       repairs.push(`${id}: ${message}`)
@@ -362,13 +370,7 @@ export const runPipeline = (
           batchSize: options.batchSize ?? defaultBatchSize,
           progress: (done, total) => reporter.event({ type: "progress", id: node.id, done, total }),
           log: (message) => reporter.event({ type: "log", id: node.id, message: shown(message) }),
-          scalars: (step, values) => {
-            reporter.event({ type: "scalars", id: node.id, step, values })
-            for (const warning of signs.observe(node.id, step, values)) {
-              warnings.push(warning)
-              reporter.event({ type: "warning", warning })
-            }
-          },
+          scalars: scalarsOf(node.id),
           checkpoints: {
             save: (step, dir) =>
               store.saveCheckpoint(key, step, dir).pipe(Effect.mapError((e) => failure(`checkpoint: ${e.message}`, e))),
@@ -531,7 +533,9 @@ export const runPipeline = (
           forced,
           resources: resources.get(node.id)!,
           runId,
-          log: (line) => reporter.event({ type: "log", id: node.id, message: line })
+          log: (line) => reporter.event({ type: "log", id: node.id, message: line }),
+          progress: (done, total) => reporter.event({ type: "progress", id: node.id, done, total }),
+          scalars: scalarsOf(node.id)
         })
         const found = yield* lookup(node, key, true)
         if (Option.isNone(found)) {

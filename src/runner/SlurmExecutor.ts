@@ -2,7 +2,9 @@
  * Stages as Slurm jobs. Each stage whose inputs are ready is submitted with `sbatch` as a job
  * running that one stage (the CLI's `stage-job` command) against the shared store; the driver
  * follows it with `scontrol show job` at a short interval (never `sbatch --wait`, which returns
- * seconds late), streams its output file, and `scancel`s it when the run is interrupted.
+ * seconds late), replays what its stage reports (log, progress, scalars: JobEvents.ts) as it
+ * comes, and `scancel`s it when the run is interrupted. A failed job is reported with its exit
+ * code and the end of its output file (stdout and stderr).
  *
  * Every wait is bounded: each Slurm command has a timeout, and a job that stays pending longer
  * than `pendingTimeoutMs` (a request no node can satisfy queues forever) is cancelled and reported
@@ -12,16 +14,17 @@ import { execFile } from "node:child_process"
 import { mkdirSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import type { Resources } from "../Resources.ts"
 import { shellWord } from "../ShellWord.ts"
 import { StageFailure } from "../StageFailure.ts"
 import type { Executor, StageJob } from "./Executor.ts"
+import { parseJobEvent } from "./JobEvents.ts"
 
 /** How the driver submits and follows jobs. */
 export interface SlurmOptions {
-  /** The command a job runs for `job` (argv; the program first). */
-  readonly command: (job: StageJob) => ReadonlyArray<string>
+  /** The command a job runs for `job` (argv; the program first), writing its stage's events to `eventsFile` (JobEvents.ts). */
+  readonly command: (job: StageJob, eventsFile: string) => ReadonlyArray<string>
   /** Where the job output files go: `<dir>/<runId>/slurm/<instance>.<jobid>.log`. */
   readonly logDir: string
   /** The directory jobs start in. */
@@ -112,6 +115,7 @@ export const slurmExecutor = (options: SlurmOptions): Executor => ({
   run: (job) => {
     const failure = (message: string) => new StageFailure({ stage: job.id, message })
     const dir = join(options.logDir, job.runId, "slurm")
+    const eventsFile = join(dir, `${job.id}.events.jsonl`)
     const submit = Effect.gen(function*() {
       yield* Effect.sync(() => mkdirSync(dir, { recursive: true }))
       const output = yield* slurm("sbatch", [
@@ -120,7 +124,7 @@ export const slurmExecutor = (options: SlurmOptions): Executor => ({
         `--chdir=${options.cwd}`,
         `--output=${join(dir, `${job.id}.%j.log`)}`,
         ...sbatchResources(job.resources),
-        `--wrap=exec ${options.command(job).map(shellWord).join(" ")}`
+        `--wrap=exec ${options.command(job, eventsFile).map(shellWord).join(" ")}`
       ])
       return output.trim().split(";")[0]!
     }).pipe(Effect.mapError((error) => failure(`sbatch failed: ${error.message}`)))
@@ -129,13 +133,27 @@ export const slurmExecutor = (options: SlurmOptions): Executor => ({
       (jobId) =>
         Effect.gen(function*() {
           job.log(`slurm job ${jobId} submitted`)
-          const out = follower(join(dir, `${job.id}.${jobId}.log`), job.log)
+          const out = follower(join(dir, `${job.id}.${jobId}.log`), () => undefined)
+          const events = follower(eventsFile, (line) =>
+            Option.match(parseJobEvent(line), {
+              onNone: () => job.log(line),
+              onSome: (event) => {
+                switch (event.type) {
+                  case "log":
+                    return job.log(event.message)
+                  case "progress":
+                    return job.progress(event.done, event.total)
+                  case "scalars":
+                    return job.scalars(event.step, event.values)
+                }
+              }
+            }))
           const pollMs = options.pollMs ?? 200
           const submittedAt = Date.now()
           let started = false
           for (;;) {
             const now = yield* jobState(jobId).pipe(Effect.mapError((error) => failure(`following slurm job ${jobId}: ${error.message}`)))
-            yield* out.read(false)
+            yield* events.read(false)
             if (!started && now.state === "RUNNING") {
               started = true
               job.log(`slurm job ${jobId} started after ${((Date.now() - submittedAt) / 1000).toFixed(2)} s`)
@@ -144,6 +162,7 @@ export const slurmExecutor = (options: SlurmOptions): Executor => ({
               return yield* failure(`slurm job ${jobId} still pending after ${Math.round(options.pendingTimeoutMs / 1000)} s (reason: ${now.reason}); cancelled`)
             }
             if (finished.has(now.state) || now.state === "GONE") {
+              yield* events.read(true)
               yield* out.read(true)
               const [code, signal] = now.exitCode as [number, number]
               if (now.state === "COMPLETED" || (now.state === "GONE" && code === 0)) return

@@ -4,6 +4,7 @@
  * `--store s3://…`). Both servers are started once for this file and stopped afterwards.
  */
 import { execFileSync } from "node:child_process"
+import { readdirSync } from "node:fs"
 import { join } from "node:path"
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3"
 import { afterAll, beforeAll, expect, it } from "vitest"
@@ -82,6 +83,8 @@ describeCluster("stages as Slurm jobs against an S3 bucket", () => {
     const clusterRun = lastIn("sft")
     expect(ran(clusterRun)).toEqual(clusterRun.stages.map((stage) => stage.id).sort())
     expect(outputDigests(clusterRun)).toEqual(outputDigests(runsIn(store).at(-1)!))
+    // train's scalars came back from its job: its curves are in the driver's TensorBoard folder.
+    expect(readdirSync(join(cache("sft"), "runs", clusterRun.id, "train")).some((name) => name.includes("tfevents"))).toBe(true)
   }, 600_000)
 
   it("two drivers with their own caches on one bucket compute each key once", async () => {

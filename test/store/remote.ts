@@ -8,7 +8,7 @@ import { join } from "node:path"
 import type * as NodeServices from "@effect/platform-node/NodeServices"
 import type { Scope } from "effect"
 import { Effect, Layer, Option } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, describe, expect, it } from "vitest"
 import * as Digests from "../../src/store/Digest.ts"
 import type { Digest } from "../../src/store/Digest.ts"
 import { withLease } from "../../src/store/Lease.ts"
@@ -50,6 +50,7 @@ export const describeRemote = (name: string, makeShared: () => SharedStore) =>
       temp.cleanup()
       temp = tempDir("shared")
     })
+    afterAll(() => temp.cleanup())
     const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
     /** Runs `effect` against a disk cache in `cacheName` in front of `shared`. */
     const throughCache = (shared: SharedStore, cacheName: string) =>

@@ -63,7 +63,7 @@ const sharedFlags = (args: RunArgs): ReadonlyArray<string> => [
 /** Each stage as a Slurm job running `pipeline stage-job` in this directory, logs beside the run record. */
 const slurm = (args: RunArgs, file: string, runsDir: string) =>
   slurmExecutor({
-    command: (job) => [
+    command: (job, eventsFile) => [
       process.execPath,
       resolve(process.argv[1]!),
       "stage-job",
@@ -72,6 +72,8 @@ const slurm = (args: RunArgs, file: string, runsDir: string) =>
       job.id,
       "--key",
       job.key,
+      "--events",
+      eventsFile,
       ...(job.forced ? ["--force"] : []),
       ...sharedFlags(args)
     ],

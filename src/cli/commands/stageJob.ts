@@ -2,13 +2,14 @@
  * `pipeline stage-job <file> --stage ID --key KEY …`: what a job of a job executor runs (see
  * runner/Executor.ts). It configures the pipeline exactly as its driver did (the same --set,
  * --seed, --sanity and store flags), computes the one stage instance against the shared store,
- * after checking its key is the driver's, and commits its record there. Its progress goes to
- * stdout as plain lines, which the driver streams from the job's output file.
+ * after checking its key is the driver's, and commits its record there. What the stage reports
+ * goes to `--events` for the driver to replay, and as plain lines to stdout (the job's output file).
  */
 import { resolve } from "node:path"
 import { Effect } from "effect"
 import { parseOverride } from "../../runner/Config.ts"
 import { local } from "../../runner/Executor.ts"
+import { jobEventWriter } from "../../runner/JobEvents.ts"
 import type { Reporter } from "../../runner/Reporter.ts"
 import { runPipeline } from "../../runner/Runner.ts"
 import { loadPipeline } from "../LoadPipeline.ts"
@@ -23,6 +24,8 @@ export interface StageJobArgs {
   readonly sanity: boolean
   /** Whether the driver forces this instance. */
   readonly force: boolean
+  /** Where the stage's log, progress and scalars go for the driver (runner/JobEvents.ts). */
+  readonly events: string
 }
 
 export const stageJob = (args: StageJobArgs) =>
@@ -32,7 +35,14 @@ export const stageJob = (args: StageJobArgs) =>
     const { file, graph, changedSinceLoad } = yield* loadPipeline(args.file, paths)
     // The job's run is not recorded (its driver's is), so its id is not worth a line.
     const plain = plainReporter((line) => process.stdout.write(line + "\n"))
-    const jobReporter: Reporter = { event: (event) => (event.type === "start" ? undefined : plain.event(event)), close: plain.close }
+    const events = jobEventWriter(args.events, args.stage)
+    const jobReporter: Reporter = {
+      event: (event) => {
+        events.event(event)
+        if (event.type !== "start") plain.event(event)
+      },
+      close: plain.close
+    }
     const record = yield* runPipeline({
       file,
       graph,
