@@ -18,7 +18,6 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
-  const char* name() const override { return "cpu"; }
 
   // 64-byte aligned (one cache line, two AVX2 vectors), rounded up to whole lines and never empty.
   void* allocate(size_t bytes) override {

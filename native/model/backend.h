@@ -13,7 +13,6 @@
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual const char* name() const = 0;
 
   // memory: allocate returns zeroed bytes, aligned to 64, and throws std::bad_alloc when it cannot
   virtual void* allocate(size_t bytes) = 0;

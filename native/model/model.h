@@ -109,7 +109,6 @@ class Model {
   Model(ModelConfig config, bool recompute, std::unique_ptr<Backend> backend);
 
   const ModelConfig& config() const { return cfg_; }
-  const Backend& backend() const { return *be_; }
   const std::vector<TensorSlot>& slots() const { return slots_; }
   const TensorSlot* find(const std::string& name) const;
   // Copies one tensor (slot.numel floats) between host memory and the backend.

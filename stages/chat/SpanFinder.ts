@@ -30,6 +30,9 @@ const shapeKey = (conversation: Conversation): string =>
     conversation.tools
   ])
 
+/** Shapes kept at once. */
+const maxShapes = 10_000
+
 const sentinel = (k: number): string => `${open}${k}${close}`
 
 /** Splits a sentinel rendering into literals and content references (undefined if a sentinel was altered). */
@@ -62,6 +65,9 @@ export class SpanFinder {
   find(conversation: Conversation): RenderedConversation {
     if (this.template.hasGenerationMarkers) return renderWithSpans(this.template, conversation, this.options)
     const key = shapeKey(conversation)
+    // Tool calls are part of a shape, so a dataset can have as many shapes as rows: the cache starts
+    // over when full (a shape is rebuilt the same), so memory does not grow with the dataset.
+    if (this.shapes.size >= maxShapes && !this.shapes.has(key)) this.shapes.clear()
     if (!this.shapes.has(key)) this.shapes.set(key, this.buildShape(conversation))
     const shape = this.shapes.get(key)
     if (shape === undefined) return this.prefixMethod(conversation)
