@@ -4,7 +4,7 @@
 # It lives outside the repo; tests find it through SFT_ORACLE (default ~/.cache/sft-oracle).
 set -euo pipefail
 ORACLE="${SFT_ORACLE:-$HOME/.cache/sft-oracle}"
-if "$ORACLE/bin/python" -c "import torch, transformers, trl, tokenizers, pyarrow, safetensors, tensorboard" 2>/dev/null; then
+if "$ORACLE/bin/python" -c "import torch, transformers, trl, tokenizers, pyarrow, safetensors, tensorboard, triton" 2>/dev/null; then
   exit 0
 fi
 python3 -m venv "$ORACLE"
