@@ -1,6 +1,6 @@
 /**
  * Tool calls and tool schemas, normalised to the OpenAI form chat templates expect:
- * calls `[{ type: "function", function: { name, arguments: {...} } }]` and tools
+ * calls `[{ type: "function", function: { name, arguments } }]` (arguments an object, or its JSON text as given) and tools
  * `[{ type: "function", function: { name, description, parameters } }]`, each stored as JSON text.
  */
 import { fieldPath, isAbsent, isRecord } from "./fields.ts"
@@ -9,7 +9,8 @@ import { typeName } from "./report.ts"
 
 interface ToolCall {
   readonly type: "function"
-  readonly function: { readonly name: string; readonly arguments: Record<string, unknown> }
+  /** As the data gave them: an object, or JSON text of one (see readToolCall). */
+  readonly function: { readonly name: string; readonly arguments: Record<string, unknown> | string }
   readonly id?: string
 }
 
@@ -60,7 +61,10 @@ const readToolCall = (value: unknown, field: string, issues: Array<FieldIssue>):
     issues.push({ field: argumentsPath, kind: "bad_tool_call", reason: `expected an object of arguments, got ${typeName(args)}` })
     return undefined
   }
-  const call = { type: "function" as const, function: { name: body.name, arguments: args } }
+  // Text arguments stay text: templates (Qwen, Hermes) print text as it is and `tojson` an object,
+  // and transformers and TRL pass the text through, so parsing it would train a re-spaced string
+  // the data never held (`{"city":"Paris"}` rendered as `{"city": "Paris"}`).
+  const call = { type: "function" as const, function: { name: body.name, arguments: typeof body.arguments === "string" ? body.arguments : args } }
   return nested && typeof value.id === "string" ? { ...call, id: value.id } : call
 }
 

@@ -188,7 +188,7 @@ describe("load: invalid rows", () => {
     expect(loaded.log).toContain('ignored key "id" (not read by the messages format) in 1 rows')
     const toolTurn = loaded.train[1]!.conversation.messages
     expect(JSON.parse(toolTurn[1]!.tool_calls!)).toEqual([
-      { type: "function", function: { name: "get_weather", arguments: { city: "Paris" } } }
+      { type: "function", function: { name: "get_weather", arguments: '{"city": "Paris"}' } }
     ])
     expect(toolTurn[2]).toEqual({ role: "tool", content: "sunny", tool_calls: null, name: "get_weather" })
   })
