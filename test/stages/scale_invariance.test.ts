@@ -11,7 +11,7 @@ import { Effect, Schema } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { scanDataset } from "../../stages/formats/readDataset.ts"
 import type { LoadedRow } from "../../stages/formats/readDataset.ts"
-import { load, LoadConfig } from "../../stages/load.ts"
+import { load, LoadConfig, loadDatasets } from "../../stages/load.ts"
 import { pack } from "../../stages/pack.ts"
 import { template } from "../../stages/template.ts"
 import { tokenize } from "../../stages/tokenize.ts"
@@ -99,5 +99,17 @@ describe("load: JSON Lines read in pieces", () => {
     ])
     expect(whole.blankLines).toBe(2)
     for (const chunkBytes of [1, 7, 64]) expect(await scan(chunkBytes), `pieces of ${chunkBytes} bytes`).toEqual(whole)
+  })
+
+  it("takes a piece of more rows and reports than a spread call takes arguments", async () => {
+    // A 4 MiB piece holds 131k rows of 32 bytes; the invalid file is one piece of 300k reports.
+    const small = new TextEncoder().encode(`${JSON.stringify({ prompt: "a", completion: "b" })}\n`.repeat(200_000))
+    const loaded = await Effect.runPromise(loadDatasets({ train: { name: "small.jsonl", bytes: small } }, options, 1))
+    expect(loaded.train.length).toBe(200_000)
+    const invalid = new TextEncoder().encode("x\n".repeat(300_000))
+    const skipped = await Effect.runPromise(Effect.flip(
+      loadDatasets({ train: { name: "x.jsonl", bytes: invalid } }, { ...options, format: "prompt_completion", onInvalid: "skip" }, 1)
+    ))
+    expect(skipped.message).toBe("x.jsonl: no valid rows left for training (300000 read, 300000 invalid)")
   })
 })
