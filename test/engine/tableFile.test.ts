@@ -5,10 +5,12 @@
 import { chmodSync, readFileSync, writeFileSync } from "node:fs"
 import * as arrow from "apache-arrow"
 import { Effect, Exit } from "effect"
+import type { Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { StreamedTable, Table } from "../../src/Artifact.ts"
 import { putOutput, readArtifact } from "../../src/runner/Artifacts.ts"
 import { Store } from "../../src/store/Store.ts"
+import type { StoreShape } from "../../src/store/Store.ts"
 import { TableReader } from "../../src/TableReader.ts"
 import { TableWriter } from "../../src/TableWriter.ts"
 import { tableFrom, tableSchema } from "../../src/TableSchema.ts"
@@ -90,12 +92,18 @@ describe("TableWriter / TableReader", () => {
 const implementations = [["disk", diskLayer], ["memory", memoryLayer]] as const
 
 describe.each(implementations)("streamed tables in the %s store", (name, layer) => {
-  it("a written table is stored, read batch by batch, and (on disk) its corruption is caught before the stage reads it", async () => {
-    const root = scratch()
-    await runWith(layer(root))(
+  /** Runs `body` on a fresh store of this kind, with a stage's tmpDir in it. */
+  const inStore = <E>(body: (store: StoreShape, tmpDir: string) => Effect.Effect<void, E, Store | Scope.Scope>) =>
+    runWith(layer(scratch()))(
       Effect.gen(function*() {
         const store = yield* Store
-        const tmpDir = yield* store.makeTmpDir
+        yield* body(store, yield* store.makeTmpDir)
+      })
+    )
+
+  it("a written table is stored, read batch by batch, and (on disk) its corruption is caught before the stage reads it", async () => {
+    await inStore((store, tmpDir) =>
+      Effect.gen(function*() {
         const file = write(tmpDir, 300, 1024)
         const bytes = readFileSync(file.path)
         const ref = yield* putOutput("rows", StreamedTable(schema), file, tmpDir)
@@ -121,11 +129,8 @@ describe.each(implementations)("streamed tables in the %s store", (name, layer) 
   })
 
   it("a TableFile outside tmpDir or with another schema is refused", async () => {
-    const root = scratch()
-    await runWith(layer(root))(
+    await inStore((_, tmpDir) =>
       Effect.gen(function*() {
-        const store = yield* Store
-        const tmpDir = yield* store.makeTmpDir
         const outside = write(scratch(), 300, 1024)
         const exit = yield* Effect.exit(putOutput("rows", StreamedTable(schema), outside, tmpDir))
         expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/not under ctx.tmpDir/)
