@@ -87,6 +87,13 @@ describe("TableWriter / TableReader", () => {
     done.finish()
     expect(() => done.append(rows)).toThrow(/after finish/)
   })
+
+  it("refuses a build whose batches have another schema than the writer's (arrow's writer would take it)", () => {
+    const other = tableSchema({ n: new arrow.Int32(), label: new arrow.Utf8() })
+    const renamed = (part: ReadonlyArray<Row>) => tableFrom(other, { n: part.map((r) => r.n), label: part.map((r) => r.text) })
+    const writer = new TableWriter(scratch(), schema, renamed as unknown as typeof build, 2)
+    expect(() => writer.append(rows.slice(0, 2))).toThrow(/another schema: column 1: expected text: Utf8, got label: Utf8/)
+  })
 })
 
 const implementations = [["disk", diskLayer], ["memory", memoryLayer]] as const
