@@ -71,6 +71,27 @@ describe("TableWriter / TableReader", () => {
     expect(Buffer.compare(readFileSync(file.path), Buffer.from(arrow.tableToIPC(build(rows), "file")))).toBe(0)
   })
 
+  it("head reads only the batches that hold the rows it returns", async () => {
+    const reader = await TableReader.open(write(scratch(), 1000, 256).path)
+    const batches = reader.batches.bind(reader)
+    let read = 0
+    reader.batches = async function*() {
+      for await (const batch of batches()) {
+        read++
+        yield batch
+      }
+    }
+    const head = await reader.head(300)
+    expect([...head.getChild("n")!.toArray()]).toEqual(rows.slice(0, 300).map((r) => r.n))
+    expect(read).toBe(2)
+    read = 0
+    expect((await reader.head(256)).numRows).toBe(256)
+    expect(read).toBe(1)
+    read = 0
+    expect((await reader.head(0)).numRows).toBe(0)
+    expect(read).toBe(0)
+  })
+
   it("an empty table keeps its schema", async () => {
     const file = new TableWriter(scratch(), schema, build).finish()
     const reader = await TableReader.open(file.path)
