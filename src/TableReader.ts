@@ -39,12 +39,17 @@ export class TableReader<T extends arrow.TypeMap = any> {
   async head(rows: number): Promise<arrow.Table<T>> {
     const batches: Array<arrow.RecordBatch<T>> = []
     let held = 0
-    for await (const batch of this.batches()) {
-      if (held >= rows) break
-      batches.push(batch)
-      held += batch.numRows
+    // Stops as soon as it holds enough rows: one more turn would read the next batch first.
+    if (rows > 0) {
+      for await (const batch of this.batches()) {
+        batches.push(batch)
+        held += batch.numRows
+        if (held >= rows) break
+      }
     }
-    return new arrow.Table(this.schema, batches).slice(0, rows)
+    const table = new arrow.Table(this.schema, batches)
+    // (arrow's slice fails on a table of no batches)
+    return held > rows ? table.slice(0, rows) : table
   }
 
   /**

@@ -9,6 +9,7 @@
 import { closeSync, openSync, writeSync } from "node:fs"
 import { join } from "node:path"
 import * as arrow from "apache-arrow"
+import { schemaMismatch } from "./SchemaMismatch.ts"
 
 /** A finished table file under a stage's `tmpDir`, returned as a table output. */
 export interface TableFile<T extends arrow.TypeMap = any> {
@@ -93,6 +94,10 @@ export class TableWriter<T extends arrow.TypeMap, R> {
 
   private oneBatch(table: arrow.Table<T>): arrow.RecordBatch<T> {
     if (table.batches.length !== 1) throw new Error(`TableWriter: build gave ${table.batches.length} record batches, expected one`)
+    // Arrow's writer silently starts the file over (or closes it) for a batch of another schema,
+    // and the engine checks the schema declared here, not the file's: so each batch is checked.
+    const problem = schemaMismatch(this.schema, table.schema)
+    if (problem !== undefined) throw new Error(`TableWriter: build gave a batch of another schema: ${problem}`)
     return table.batches[0]!
   }
 

@@ -24,7 +24,7 @@ import { formatNames } from "./formats/format.ts"
 import { inspectConversations } from "./formats/inspectConversations.ts"
 import type { DatasetInput } from "./formats/rawChunks.ts"
 import type { DatasetOptions, DatasetSummary, LoadedRow } from "./formats/readDataset.ts"
-import { scanDataset } from "./formats/readDataset.ts"
+import { appendTo, scanDataset } from "./formats/readDataset.ts"
 import { formatReport } from "./formats/report.ts"
 import { validationIndices } from "./formats/split.ts"
 
@@ -201,9 +201,9 @@ export const loadDatasets = (
   const validation: Array<LoadedRow> = []
   const held: Array<LoadedRow> = []
   const sinks: LoadSinks = {
-    train: (rows) => void train.push(...rows),
-    validation: (rows) => void validation.push(...rows),
-    hold: (rows) => void held.push(...rows),
+    train: (rows) => appendTo(train, rows),
+    validation: (rows) => appendTo(validation, rows),
+    hold: (rows) => appendTo(held, rows),
     replay: async function*() {
       yield held
     }

@@ -298,7 +298,7 @@ const packStream = (
         if (problem !== undefined) throw new Error(problem)
         lengths.push(tokens)
       })
-    })
+    }, (done, all) => progress(done, 2 * all))
     const documentLengths = Array.from(lengths.values.subarray(0, lengths.length))
     const bins = binsOf(documentLengths, config, seed)
     // Where each document's tokens start in output order (in tokens; past 2^31 for big datasets).
@@ -324,7 +324,7 @@ const packStream = (
           writeAll(labelsFd, labels[r]!, start[index]! * 4)
           index++
         })
-      }, (done, all) => progress(done, 2 * all))
+      }, (done, all) => progress(all + done, 2 * all))
       let trainedTokens = 0
       const build = (rows: ReadonlyArray<ReadonlyArray<number>>): PackedTable => {
         const first = rows[0]?.[0]
@@ -354,7 +354,7 @@ const packStream = (
     Effect.catchDefect((defect) => Effect.fail(failure(defect instanceof Error ? defect.message : String(defect))))
   )
 
-/** Calls `each` on every batch of `reader` in order. */
+/** Calls `each` on every batch of `reader` in order; `progress` gets batches done and the table's batches. */
 const forEachBatch = <T extends arrow.TypeMap>(
   reader: TableReader<T>,
   each: (batch: arrow.RecordBatch<T>) => void,

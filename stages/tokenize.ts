@@ -41,7 +41,7 @@ export const TokenizeConfig = Schema.Struct({
 })
 
 /** The rows of a batch of the rendered table as plain objects. */
-export function* renderedRows(batch: arrow.RecordBatch<RenderedColumns> | arrow.Table<RenderedColumns>): Generator<RenderedRow> {
+function* renderedRows(batch: arrow.RecordBatch<RenderedColumns> | arrow.Table<RenderedColumns>): Generator<RenderedRow> {
   const text = batch.getChild("text")!
   const spans = batch.getChild("spans")!
   const source = batch.getChild("source")!

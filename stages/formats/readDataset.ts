@@ -132,7 +132,7 @@ export const scanDataset = <E>(
         // Parse failures and format issues are collected apart; users read them in file order (sort
         // is stable). Pieces come in file order, so sorting each sorts them all.
         found.sort(inFileOrder(fileName))
-        reports.push(...found)
+        appendTo(reports, found)
         return rows
       }
       for (const raw of held.splice(0)) yield* onRows(normalise(raw))
@@ -145,6 +145,14 @@ export const scanDataset = <E>(
     }).pipe(Effect.ensuring(Effect.promise(() => chunks.return(undefined))))
   })
 
+/**
+ * Appends `items` to `target` one by one: a piece of 4 MiB can hold more rows than a spread
+ * `push(...items)` takes arguments (about 120k, then "Maximum call stack size exceeded").
+ */
+export const appendTo = <A>(target: Array<A>, items: ReadonlyArray<A>): void => {
+  for (const item of items) target.push(item)
+}
+
 /** Reads and normalises one file held in memory. `format` overrides detection. */
 export const readDataset = (
   bytes: Uint8Array,
@@ -152,7 +160,7 @@ export const readDataset = (
   options: DatasetOptions
 ): Effect.Effect<DatasetRead, DatasetError> => {
   const rows: Array<LoadedRow> = []
-  return scanDataset({ name: fileName, bytes }, options, (piece) => Effect.sync(() => void rows.push(...piece))).pipe(
+  return scanDataset({ name: fileName, bytes }, options, (piece) => Effect.sync(() => appendTo(rows, piece))).pipe(
     Effect.map((summary) => ({ ...summary, rows }))
   )
 }

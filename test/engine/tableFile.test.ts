@@ -5,10 +5,12 @@
 import { chmodSync, readFileSync, writeFileSync } from "node:fs"
 import * as arrow from "apache-arrow"
 import { Effect, Exit } from "effect"
+import type { Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { StreamedTable, Table } from "../../src/Artifact.ts"
 import { putOutput, readArtifact } from "../../src/runner/Artifacts.ts"
 import { Store } from "../../src/store/Store.ts"
+import type { StoreShape } from "../../src/store/Store.ts"
 import { TableReader } from "../../src/TableReader.ts"
 import { TableWriter } from "../../src/TableWriter.ts"
 import { tableFrom, tableSchema } from "../../src/TableSchema.ts"
@@ -69,6 +71,27 @@ describe("TableWriter / TableReader", () => {
     expect(Buffer.compare(readFileSync(file.path), Buffer.from(arrow.tableToIPC(build(rows), "file")))).toBe(0)
   })
 
+  it("head reads only the batches that hold the rows it returns", async () => {
+    const reader = await TableReader.open(write(scratch(), 1000, 256).path)
+    const batches = reader.batches.bind(reader)
+    let read = 0
+    reader.batches = async function*() {
+      for await (const batch of batches()) {
+        read++
+        yield batch
+      }
+    }
+    const head = await reader.head(300)
+    expect([...head.getChild("n")!.toArray()]).toEqual(rows.slice(0, 300).map((r) => r.n))
+    expect(read).toBe(2)
+    read = 0
+    expect((await reader.head(256)).numRows).toBe(256)
+    expect(read).toBe(1)
+    read = 0
+    expect((await reader.head(0)).numRows).toBe(0)
+    expect(read).toBe(0)
+  })
+
   it("an empty table keeps its schema", async () => {
     const file = new TableWriter(scratch(), schema, build).finish()
     const reader = await TableReader.open(file.path)
@@ -85,17 +108,30 @@ describe("TableWriter / TableReader", () => {
     done.finish()
     expect(() => done.append(rows)).toThrow(/after finish/)
   })
+
+  it("refuses a build whose batches have another schema than the writer's (arrow's writer would take it)", () => {
+    const other = tableSchema({ n: new arrow.Int32(), label: new arrow.Utf8() })
+    const renamed = (part: ReadonlyArray<Row>) => tableFrom(other, { n: part.map((r) => r.n), label: part.map((r) => r.text) })
+    const writer = new TableWriter(scratch(), schema, renamed as unknown as typeof build, 2)
+    expect(() => writer.append(rows.slice(0, 2))).toThrow(/another schema: column 1: expected text: Utf8, got label: Utf8/)
+  })
 })
 
 const implementations = [["disk", diskLayer], ["memory", memoryLayer]] as const
 
 describe.each(implementations)("streamed tables in the %s store", (name, layer) => {
-  it("a written table is stored, read batch by batch, and (on disk) its corruption is caught before the stage reads it", async () => {
-    const root = scratch()
-    await runWith(layer(root))(
+  /** Runs `body` on a fresh store of this kind, with a stage's tmpDir in it. */
+  const inStore = <E>(body: (store: StoreShape, tmpDir: string) => Effect.Effect<void, E, Store | Scope.Scope>) =>
+    runWith(layer(scratch()))(
       Effect.gen(function*() {
         const store = yield* Store
-        const tmpDir = yield* store.makeTmpDir
+        yield* body(store, yield* store.makeTmpDir)
+      })
+    )
+
+  it("a written table is stored, read batch by batch, and (on disk) its corruption is caught before the stage reads it", async () => {
+    await inStore((store, tmpDir) =>
+      Effect.gen(function*() {
         const file = write(tmpDir, 300, 1024)
         const bytes = readFileSync(file.path)
         const ref = yield* putOutput("rows", StreamedTable(schema), file, tmpDir)
@@ -121,11 +157,8 @@ describe.each(implementations)("streamed tables in the %s store", (name, layer) 
   })
 
   it("a TableFile outside tmpDir or with another schema is refused", async () => {
-    const root = scratch()
-    await runWith(layer(root))(
+    await inStore((_, tmpDir) =>
       Effect.gen(function*() {
-        const store = yield* Store
-        const tmpDir = yield* store.makeTmpDir
         const outside = write(scratch(), 300, 1024)
         const exit = yield* Effect.exit(putOutput("rows", StreamedTable(schema), outside, tmpDir))
         expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/not under ctx.tmpDir/)

@@ -20,18 +20,10 @@ import { resolveTemplateSource } from "../../stages/chat/TemplateSource.ts"
 import { TokenEncoder } from "../../stages/chat/TokenEncoder.ts"
 import { describeOracle, runOracle } from "../support/oracle.ts"
 import { fixtures as fixturesRoot, llamaDir, readJson } from "../support/fixtures.ts"
+import { weatherTool } from "../support/syntheticChats.ts"
 
 const fixtures = `${fixturesRoot}/`
 const script = fileURLToPath(new URL("oracle/mask_generation.py", import.meta.url))
-
-const weatherTool = {
-  type: "function",
-  function: {
-    name: "get_weather",
-    description: "Get the current weather for a city",
-    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
-  }
-}
 
 const gsm8k = readFileSync(`${fixtures}datasets/gsm8k/train.jsonl`, "utf8").split("\n").slice(0, 2).map((line) => {
   const row = JSON.parse(line) as { question: string; answer: string }

@@ -1,7 +1,14 @@
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Effect, Random, Schema } from "effect"
 import { describe, expect, it } from "vitest"
+import { TableReader } from "../../src/TableReader.ts"
+import { TableWriter } from "../../src/TableWriter.ts"
 import type { Document, PackedColumns } from "../../stages/pack.ts"
 import { pack, PackConfig, packDocuments, packedSchema, planBins, toPackedTable } from "../../stages/pack.ts"
+import type { TokenizedColumns } from "../../stages/schemas/tokenized.ts"
+import { tokenizedSchema, toTokenizedTable } from "../../stages/tokenize.ts"
 import { fieldShapes, ipcRoundTrip } from "../support/arrow.ts"
 
 const IGNORE = -100
@@ -181,5 +188,35 @@ describe("pack: table", () => {
       expect([...table.getChild("seq_lengths")!.get(r)!.toArray()]).toEqual([...row.seqLengths])
     })
     expect(pack.name).toBe("pack")
+  })
+})
+
+describe("pack: the stage", () => {
+  it("reports progress over both passes of its input, up to done", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pack-progress-"))
+    try {
+      const writer = new TableWriter(dir, tokenizedSchema, toTokenizedTable, 10)
+      writer.append(randomDocuments(4, 30, 40))
+      const reader = await TableReader.open<TokenizedColumns>(writer.finish().path)
+      expect(reader.numBatches).toBe(3)
+      const reported: Array<[number, number]> = []
+      const ctx = {
+        config: config({ maxSeqLength: 64 }),
+        inputs: { tokens: reader },
+        seed: 7,
+        tmpDir: dir,
+        progress: (done: number, total: number) => void reported.push([done, total]),
+        log: () => undefined,
+        scalars: () => undefined,
+        sanity: false,
+        workers: 1,
+        batchSize: 10_000
+      } as unknown as Parameters<typeof pack.run>[0]
+      const result = await Effect.runPromise(Effect.scoped(pack.run(ctx)))
+      expect(result.metrics?.documents).toBe(30)
+      expect(reported).toEqual([[1, 6], [2, 6], [3, 6], [4, 6], [5, 6], [6, 6]])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -24,11 +24,12 @@ const words = (
   "Paris Tokyo Berlin café naïve 東京 данные résumé 42 3.14 2026 JSON Arrow Parquet"
 ).split(" ")
 
-const tool = {
+/** The one tool of the synthetic rows (and of the mask oracle's tool conversation). */
+export const weatherTool = {
   type: "function",
   function: {
     name: "get_weather",
-    description: "Current weather in a city",
+    description: "Get the current weather for a city",
     parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
   }
 }
@@ -56,7 +57,7 @@ export function* syntheticChats(seed: number, rows: number): Generator<string> {
       }
       messages.push({ role: "assistant", content: `${sentence(10, 200)}.` })
     }
-    yield JSON.stringify(withTools ? { messages, tools: JSON.stringify([tool]) } : { messages }) + "\n"
+    yield JSON.stringify(withTools ? { messages, tools: JSON.stringify([weatherTool]) } : { messages }) + "\n"
   }
 }
 
