@@ -10,6 +10,11 @@
  *
  * This file is also each worker's entry (when `workerData.poolTask` is set), so the pool is one
  * module.
+ *
+ * Hand-written rather than Effect's `effect/workers` (marked unstable in 4.0.6) with an RPC pool
+ * over it: that path encodes every message through a Schema and loads the Effect runtime in each
+ * worker, while a worker here loads only its task module (the tokenizer, no Arrow, no engine) and
+ * hands token arrays back by transfer.
  */
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
