@@ -13,7 +13,8 @@
  *
  * Hand-written rather than Effect's `effect/workers` (marked unstable in 4.0.6) with an RPC pool
  * over it: that path encodes every message through a Schema and loads the Effect runtime in each
- * worker, while a worker here loads only its task module (the tokenizer, no Arrow, no engine) and
+ * worker, while a worker here loads only its task module (the template or the tokenizer; no Arrow,
+ * no engine) and
  * hands token arrays back by transfer.
  */
 import { readFileSync } from "node:fs"
