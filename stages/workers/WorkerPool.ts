@@ -12,10 +12,9 @@
  * module.
  *
  * Hand-written rather than Effect's `effect/workers` (marked unstable in 4.0.6) with an RPC pool
- * over it: that path encodes every message through a Schema and loads the Effect runtime in each
- * worker, while a worker here loads only its task module (the template or the tokenizer; no Arrow,
- * no engine) and
- * hands token arrays back by transfer.
+ * over it: that path encodes every message through a Schema, while here rows go as structured
+ * clones, token arrays come back by transfer, and a worker loads only its task module (no Arrow,
+ * no engine).
  */
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
