@@ -93,11 +93,7 @@ const resumeHint = (args: RunArgs, runId: string) =>
     }
     const command = [
       "pipeline run", shellWord(args.file),
-      ...args.set.flatMap((set) => ["--set", shellWord(set)]),
-      ...(args.seed === undefined ? [] : ["--seed", String(args.seed)]),
-      ...(args.sanity ? ["--sanity"] : []),
-      ...(args.workers === undefined ? [] : ["--workers", String(args.workers)]),
-      ...(args.batchSize === undefined ? [] : ["--batch-size", String(args.batchSize)]),
+      ...settingFlags(args).map(shellWord),
       ...args.force.filter((id) => !committed.some((stage) => stage.id === id)).flatMap((id) => ["--force", shellWord(id)]),
       ...(args.store === undefined ? [] : ["--store", shellWord(args.store)]),
       ...(args.cache === undefined ? [] : ["--cache", shellWord(args.cache)])
