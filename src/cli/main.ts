@@ -30,6 +30,14 @@ const cache = Flag.String("cache").pipe(
   Flag.withDescription("local cache of an s3:// store (default: .pipeline/cache/s3/<bucket>/<prefix>)"),
   Flag.optional
 )
+const workers = Flag.Int("workers").pipe(
+  Flag.withDescription("worker threads per data stage (default: the machine's cores); outputs do not depend on it"),
+  Flag.optional
+)
+const batchSize = Flag.Int("batch-size").pipe(
+  Flag.withDescription("rows a data stage holds at once (default 10000); bounds memory, outputs do not depend on it"),
+  Flag.optional
+)
 const json = Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output"), Flag.withDefault(false))
 const runRef = (name: string) =>
   Argument.String(name).pipe(Argument.withDescription("run id, unique id prefix, last or last~N"))
@@ -61,14 +69,8 @@ const runCommand = Command.make(
       Flag.withDescription("recompute this stage instance from scratch (its record and checkpoints ignored)"),
       Flag.atLeast(0)
     ),
-    workers: Flag.Int("workers").pipe(
-      Flag.withDescription("worker threads per data stage (default: the machine's cores); outputs do not depend on it"),
-      Flag.optional
-    ),
-    batchSize: Flag.Int("batch-size").pipe(
-      Flag.withDescription("rows a data stage holds at once (default 10000); bounds memory, outputs do not depend on it"),
-      Flag.optional
-    ),
+    workers,
+    batchSize,
     executor: Flag.Literals("executor", ["local", "slurm"]).pipe(
       Flag.withDescription("where stages are computed: in this process, or each as a Slurm job against the shared store"),
       Flag.withDefault("local")
@@ -106,6 +108,8 @@ const stageJobCommand = Command.make(
     seed: Flag.Int("seed").pipe(Flag.withDescription("the driver's run seed"), Flag.optional),
     sanity: Flag.Boolean("sanity").pipe(Flag.withDescription("the driver's --sanity"), Flag.withDefault(false)),
     force: Flag.Boolean("force").pipe(Flag.withDescription("the driver forces this stage"), Flag.withDefault(false)),
+    workers,
+    batchSize,
     events: Flag.String("events").pipe(Flag.withDescription("file the stage's log, progress and scalars are appended to, for the driver")),
     store,
     cache
@@ -119,6 +123,8 @@ const stageJobCommand = Command.make(
       seed: Option.getOrUndefined(args.seed),
       sanity: args.sanity,
       force: args.force,
+      workers: Option.getOrUndefined(args.workers),
+      batchSize: Option.getOrUndefined(args.batchSize),
       events: args.events
     }))
 ).pipe(Command.withDescription("internal: the job --executor slurm submits for one stage"))

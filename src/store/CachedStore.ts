@@ -33,6 +33,7 @@ import {
   CorruptDocument,
   CorruptObject,
   type DocumentKind,
+  keptCheckpoints,
   type LatestCheckpoint,
   MissingObject,
   type ObjectRef,
@@ -100,9 +101,6 @@ const isCheckpointRecord = (value: unknown): value is CheckpointRecord => {
       Digests.isDigest(file.digest) && Number.isSafeInteger(file.size)
     )
 }
-
-/** How many checkpoints a key keeps in the shared store, as locally: the newest and one to fall back to. */
-const keptCheckpoints = 2
 
 /** The regular files under `dir`, as sorted "/"-separated relative paths. */
 const filesUnder = (dir: string): Array<string> =>

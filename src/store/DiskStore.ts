@@ -33,6 +33,7 @@ import {
   CorruptObject,
   type Damage,
   type DocumentKind,
+  keptCheckpoints,
   type LatestCheckpoint,
   MissingObject,
   type ObjectRef,
@@ -476,9 +477,6 @@ const make = (rootDir: string) =>
       listDir(keyDir).pipe(
         Effect.map((names) => names.filter((name) => /^(0|[1-9]\d*)$/.test(name)).map(Number).sort((a, b) => b - a))
       )
-
-    /** How many checkpoints a key keeps: the newest, and one to fall back to if it fails its digests. */
-    const keptCheckpoints = 2
 
     const saveCheckpoint = (key: string, step: number, dir: string) =>
       Effect.gen(function* () {

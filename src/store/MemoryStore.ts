@@ -18,6 +18,7 @@ import {
   CorruptObject,
   type Damage,
   type DocumentKind,
+  keptCheckpoints,
   MissingObject,
   type ObjectRef,
   type Roots,
@@ -31,9 +32,6 @@ interface Checkpoint {
   readonly step: number
   readonly files: ReadonlyMap<string, Uint8Array>
 }
-
-/** How many checkpoints a key keeps, as on disk. */
-const keptCheckpoints = 2
 
 const platformError = (method: string, key: string) => (error: PlatformError) =>
   new StoreError({ method, key, message: error.message, cause: error })

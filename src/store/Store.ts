@@ -82,6 +82,9 @@ export interface Damage {
   readonly message: string
 }
 
+/** How many checkpoints every store keeps a key: the newest, and one to fall back to if it fails its digests. */
+export const keptCheckpoints = 2
+
 /** What every store implementation provides. */
 export interface StoreShape {
   /** Absolute root directory; objects, documents and temporary directories all live under it. */
@@ -131,7 +134,7 @@ export interface StoreShape {
   readonly pinning: Effect.Effect<void, StoreError, Scope.Scope>
   /**
    * Copies `dir` as checkpoint `step` of stage `key`, atomically, with a manifest of its files'
-   * digests; a key keeps its two newest checkpoints, so one that fails its digests leaves another.
+   * digests; a key keeps its {@link keptCheckpoints} newest checkpoints, so one that fails its digests leaves another.
    */
   readonly saveCheckpoint: (key: string, step: number, dir: string) => Effect.Effect<void, StoreError>
   /**

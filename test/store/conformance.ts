@@ -322,10 +322,16 @@ export const describeConformance = (
       expect(Option.isNone(result.cleared)).toBe(true)
     })
 
-    it("verifyAll re-hashes every object of a clean store and checks its records and checkpoints", async () => {
+    /** A checkpoint directory of one 5-byte file, s.bin. */
+    const stateDir = () => {
       const source = join(temp.dir, "state")
       mkdirSync(source)
       writeFileSync(join(source, "s.bin"), "12345")
+      return source
+    }
+
+    it("verifyAll re-hashes every object of a clean store and checks its records and checkpoints", async () => {
+      const source = stateDir()
       const result = await run(
         Effect.gen(function* () {
           const store = yield* Store
@@ -344,9 +350,7 @@ export const describeConformance = (
       Effect.succeed({ objects: new Set(objects), keys: new Set(keys) })
 
     it.runIf(options.sweeps)("collect deletes unreferenced objects and checkpoints of dead keys; dryRun only counts", async () => {
-      const source = join(temp.dir, "state")
-      mkdirSync(source)
-      writeFileSync(join(source, "s.bin"), "12345")
+      const source = stateDir()
       const result = await run(
         Effect.gen(function* () {
           const store = yield* Store

@@ -1,22 +1,23 @@
 /**
  * Starting and stopping the real servers some tests need (radosgw, Slurm): free ports, a start
- * script's output, and stopping what it started by PID.
+ * script's output, and stopping what it started by PID (startDaemons).
  */
 import { spawn, spawnSync } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
+import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
 /** The repo's scripts/ directory. */
-export const scripts = resolve(fileURLToPath(import.meta.url), "../../../scripts")
+const scripts = resolve(fileURLToPath(import.meta.url), "../../../scripts")
 
 /** The programs of `programs` that are not on the PATH. */
 export const missingPrograms = (programs: ReadonlyArray<string>): Array<string> =>
   programs.filter((program) => spawnSync("sh", ["-c", `command -v ${program}`]).status !== 0)
 
 /** A port nothing listens on now. */
-export const freePort = () =>
+const freePort = () =>
   new Promise<number>((resolvePort, reject) => {
     const server = createServer()
     server.once("error", reject)
@@ -27,7 +28,7 @@ export const freePort = () =>
   })
 
 /** Runs a start script to its end; its combined output for errors. */
-export const runScript = (script: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
+const runScript = (script: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
   new Promise<{ code: number | null; text: string }>((resolveRun) => {
     const child = spawn(script, [...args], { stdio: ["ignore", "pipe", "pipe"], env })
     let text = ""
@@ -37,7 +38,7 @@ export const runScript = (script: string, args: ReadonlyArray<string>, env: Node
   })
 
 /** The PIDs in `dir`/<name>.pid for each name whose file exists. */
-export const pidsIn = (dir: string, names: ReadonlyArray<string>): Array<number> =>
+const pidsIn = (dir: string, names: ReadonlyArray<string>): Array<number> =>
   names.flatMap((name) => {
     const file = join(dir, `${name}.pid`)
     return existsSync(file) ? [Number(readFileSync(file, "utf8").trim())] : []
@@ -53,8 +54,30 @@ const alive = (pid: number) => {
 }
 
 /** SIGTERM, up to 5 s to exit, then SIGKILL. */
-export const stopPids = async (pids: ReadonlyArray<number>) => {
+const stopPids = async (pids: ReadonlyArray<number>) => {
   for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGTERM")
   for (let waited = 0; waited < 100 && pids.some(alive); waited++) await new Promise((r) => setTimeout(r, 50))
   for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL")
+}
+
+/**
+ * Runs scripts/`script` with a new temp directory and `ports` (free ones) as its arguments; the
+ * directory and a stop that ends the processes named in its .pid files (in that order) and removes
+ * it. Throws with the script's output, after stopping what it started, if it fails.
+ */
+export const startDaemons = async (script: string, ports: number, pidNames: ReadonlyArray<string>) => {
+  const dir = mkdtempSync(join(tmpdir(), `${script.replace(/\.sh$/, "")}-`))
+  const portList: Array<number> = []
+  for (let i = 0; i < ports; i++) portList.push(await freePort())
+  const output = await runScript(join(scripts, script), [dir, ...portList.map(String)])
+  const pids = pidsIn(dir, pidNames)
+  const stop = async () => {
+    await stopPids(pids)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  if (output.code !== 0) {
+    await stop()
+    throw new Error(`scripts/${script} failed (${output.code}):\n${output.text}`)
+  }
+  return { dir, ports: portList, stop }
 }

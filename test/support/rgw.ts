@@ -4,12 +4,9 @@
  * Where Ceph is not installed those tests are skipped with the reason printed, and fail under CI
  * (see optional.ts); `.ci/run` installs it.
  */
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { CreateBucketCommand } from "@aws-sdk/client-s3"
 import { clientFromEnv } from "../../src/store/S3Remote.ts"
-import { freePort, missingPrograms, pidsIn, runScript, scripts, stopPids } from "./daemons.ts"
+import { missingPrograms, startDaemons } from "./daemons.ts"
 import { requiredInCi } from "./optional.ts"
 
 const missing = missingPrograms(["ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "monmaptool", "ceph", "curl"])
@@ -35,18 +32,8 @@ export interface Rgw {
 
 /** Starts radosgw (about 12 s) and sets the AWS variables of this process to reach it. */
 export const startRgw = async (): Promise<Rgw> => {
-  const dir = mkdtempSync(join(tmpdir(), "rgw-"))
-  const [port, mon, monV1] = [await freePort(), await freePort(), await freePort()]
-  const output = await runScript(join(scripts, "ceph-rgw.sh"), [dir, String(port), String(mon), String(monV1)])
-  const pids = pidsIn(dir, ["rgw", "osd", "mon"])
-  const stop = async () => {
-    await stopPids(pids)
-    rmSync(dir, { recursive: true, force: true })
-  }
-  if (output.code !== 0) {
-    await stop()
-    throw new Error(`scripts/ceph-rgw.sh failed (${output.code}):\n${output.text}`)
-  }
+  // The script's arguments after the directory: RGW_PORT MON_PORT MON_V1_PORT.
+  const { ports: [port], stop } = await startDaemons("ceph-rgw.sh", 3, ["rgw", "osd", "mon"])
   const endpoint = `http://127.0.0.1:${port}`
   const env = {
     AWS_ENDPOINT_URL: endpoint,

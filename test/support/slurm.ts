@@ -4,10 +4,8 @@
  * installed, or the tests are not root (slurmd must run as root), they are skipped with the reason
  * printed, and fail under CI (see optional.ts); `.ci/run` installs it.
  */
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { freePort, missingPrograms, pidsIn, runScript, scripts, stopPids } from "./daemons.ts"
+import { missingPrograms, startDaemons } from "./daemons.ts"
 import { requiredInCi } from "./optional.ts"
 
 const missing = missingPrograms(["slurmctld", "slurmd", "sbatch", "scontrol", "scancel", "sinfo", "munged", "munge", "runuser"])
@@ -30,18 +28,8 @@ export interface Slurm {
 
 /** Starts slurmctld and slurmd (about 1 s) and sets SLURM_CONF in this process. */
 export const startSlurm = async (): Promise<Slurm> => {
-  const dir = mkdtempSync(join(tmpdir(), "slurm-"))
-  const [ctld, slurmd] = [await freePort(), await freePort()]
-  const output = await runScript(join(scripts, "slurm.sh"), [dir, String(ctld), String(slurmd)])
-  const pids = pidsIn(dir, ["slurmd", "slurmctld", "munged"])
-  const stop = async () => {
-    await stopPids(pids)
-    rmSync(dir, { recursive: true, force: true })
-  }
-  if (output.code !== 0) {
-    await stop()
-    throw new Error(`scripts/slurm.sh failed (${output.code}):\n${output.text}`)
-  }
+  // The script's arguments after the directory: CTLD_PORT SLURMD_PORT.
+  const { dir, stop } = await startDaemons("slurm.sh", 2, ["slurmd", "slurmctld", "munged"])
   const env = { SLURM_CONF: join(dir, "slurm.conf") }
   Object.assign(process.env, env)
   return { env, stop }

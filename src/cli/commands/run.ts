@@ -14,26 +14,20 @@ import type { RunRecord } from "../../runner/Records.ts"
 import { local } from "../../runner/Executor.ts"
 import { runPipeline } from "../../runner/Runner.ts"
 import { slurmExecutor } from "../../runner/SlurmExecutor.ts"
-import { parseOverride } from "../../runner/Config.ts"
 import type { Reporter } from "../../runner/Reporter.ts"
 import { Store } from "../../store/Store.ts"
 import { tensorBoardReporter } from "../../telemetry/TensorBoardReporter.ts"
 import { duration } from "../Format.ts"
 import { liveReporter } from "../LiveReporter.ts"
-import { loadPipeline } from "../LoadPipeline.ts"
 import { stageView } from "./inspect.ts"
 import { plainReporter } from "../PlainReporter.ts"
+import { loadConfigured, settingFlags, settingOptions } from "../PipelineSettings.ts"
+import type { PipelineSettings } from "../PipelineSettings.ts"
 import { readRun } from "../RunRef.ts"
 import { runLogReporter } from "../RunLog.ts"
 
-export interface RunArgs {
-  readonly file: string
-  readonly set: ReadonlyArray<string>
-  readonly seed: number | undefined
-  readonly sanity: boolean
+export interface RunArgs extends PipelineSettings {
   readonly force: ReadonlyArray<string>
-  readonly workers: number | undefined
-  readonly batchSize: number | undefined
   /** The --store flag as given, repeated in the resume command. */
   readonly store: string | undefined
   /** The --cache flag as given, repeated in the resume command. */
@@ -53,9 +47,7 @@ const allOf = (reporters: ReadonlyArray<Reporter>): Reporter => ({
 
 /** The flags a job repeats so that it configures the pipeline exactly as its driver did. */
 const sharedFlags = (args: RunArgs): ReadonlyArray<string> => [
-  ...args.set.flatMap((set) => ["--set", set]),
-  ...(args.seed === undefined ? [] : ["--seed", String(args.seed)]),
-  ...(args.sanity ? ["--sanity"] : []),
+  ...settingFlags(args),
   ...(args.store === undefined ? [] : ["--store", args.store]),
   ...(args.cache === undefined ? [] : ["--cache", args.cache])
 ]
@@ -101,11 +93,7 @@ const resumeHint = (args: RunArgs, runId: string) =>
     }
     const command = [
       "pipeline run", shellWord(args.file),
-      ...args.set.flatMap((set) => ["--set", shellWord(set)]),
-      ...(args.seed === undefined ? [] : ["--seed", String(args.seed)]),
-      ...(args.sanity ? ["--sanity"] : []),
-      ...(args.workers === undefined ? [] : ["--workers", String(args.workers)]),
-      ...(args.batchSize === undefined ? [] : ["--batch-size", String(args.batchSize)]),
+      ...settingFlags(args).map(shellWord),
       ...args.force.filter((id) => !committed.some((stage) => stage.id === id)).flatMap((id) => ["--force", shellWord(id)]),
       ...(args.store === undefined ? [] : ["--store", shellWord(args.store)]),
       ...(args.cache === undefined ? [] : ["--cache", shellWord(args.cache)])
@@ -117,10 +105,7 @@ const resumeHint = (args: RunArgs, runId: string) =>
 export const run = (args: RunArgs) =>
   Effect.gen(function*() {
     const store = yield* Store
-    const overrides = yield* Effect.forEach(args.set, parseOverride)
-    // Candidates for named inputs' paths; the graph takes those that name one of its inputs.
-    const paths = new Map(overrides.flatMap((o) => o.path.join(".") === "path" && typeof o.value === "string" ? [[o.instance, resolve(o.value)]] : []))
-    const { file, graph, changedSinceLoad } = yield* loadPipeline(args.file, paths)
+    const { file, graph, changedSinceLoad, overrides } = yield* loadConfigured(args)
     const runsDir = join(store.root, "runs")
     let runId: string | undefined
     const reporter = allOf([
@@ -142,11 +127,8 @@ export const run = (args: RunArgs) =>
       graph,
       changedSinceLoad,
       overrides,
-      ...(args.seed === undefined ? {} : { seed: args.seed }),
-      sanity: args.sanity,
+      ...settingOptions(args),
       force: args.force,
-      ...(args.workers === undefined ? {} : { workers: args.workers }),
-      ...(args.batchSize === undefined ? {} : { batchSize: args.batchSize }),
       reporter,
       executor: args.executor === "slurm" ? slurm(args, file, runsDir) : local
     }).pipe(Effect.onInterrupt(() => (runId === undefined ? Effect.void : resumeHint(args, runId))))
