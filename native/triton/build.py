@@ -187,6 +187,9 @@ def main():
     # a fresh cache: a cached kernel from another Triton build must not stand in for a compile
     cache = tempfile.mkdtemp(prefix="sft-triton-cache-")
     os.environ["TRITON_CACHE_DIR"] = cache
+    # no line info: it names the absolute path of the sources, so the cubins (and --check) would depend on
+    # where the checkout lies
+    os.environ["TRITON_DISABLE_LINE_INFO"] = "1"
     try:
         if not args.check:
             shutil.rmtree(OUT, ignore_errors=True)
