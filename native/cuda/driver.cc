@@ -47,9 +47,6 @@ Loaded load() {
   sym(d.cuMemFree, "cuMemFree_v2");
   sym(d.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
   sym(d.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
-  sym(d.cuMemcpyDtoD, "cuMemcpyDtoD_v2");
-  sym(d.cuMemsetD8, "cuMemsetD8_v2");
-  sym(d.cuStreamCreate, "cuStreamCreate");
   sym(d.cuStreamSynchronize, "cuStreamSynchronize");
   sym(d.cuGetErrorString, "cuGetErrorString");
   if (missing) return l;

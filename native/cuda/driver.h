@@ -39,9 +39,6 @@ struct Driver {
   Result (*cuMemFree)(DevicePtr ptr);                  // cuMemFree_v2
   Result (*cuMemcpyHtoD)(DevicePtr dst, const void* src, size_t bytes);
   Result (*cuMemcpyDtoH)(void* dst, DevicePtr src, size_t bytes);
-  Result (*cuMemcpyDtoD)(DevicePtr dst, DevicePtr src, size_t bytes);
-  Result (*cuMemsetD8)(DevicePtr dst, unsigned char value, size_t bytes);
-  Result (*cuStreamCreate)(Stream* stream, unsigned int flags);
   Result (*cuStreamSynchronize)(Stream stream);
   Result (*cuGetErrorString)(Result error, const char** text);
 };

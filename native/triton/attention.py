@@ -15,29 +15,60 @@ import triton.language as tl
 
 
 @triton.jit
-def _attention_forward(out, lse, q, k, v, blk_row, blk_doc_start, blk_doc_end, sm_scale, H, KVH, D,
-                       BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
+def _block_rows(blk_row, blk_doc_start, blk_doc_end, D, BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
+    """This program's block (program_id 0) of query or key rows: its first row, its document's bounds, its
+    rows and head-dim columns with their masks."""
     b = tl.program_id(0)
-    h = tl.program_id(1)
-    kvh = h // (H // KVH)
     m0 = tl.load(blk_row + b)
     doc0 = tl.load(blk_doc_start + b)
     doc1 = tl.load(blk_doc_end + b)
     rows = m0 + tl.arange(0, BLOCK)
-    rmask = rows < doc1
     dcol = tl.arange(0, BLOCK_D)
-    dmask = dcol < D
+    return m0, doc0, doc1, rows, rows < doc1, dcol, dcol < D
+
+
+@triton.jit
+def _kv_tile(k, v, cols, doc1, kvh, KVH, D, dcol, dmask):
+    """Keys and values of rows cols (inside the document ending at doc1) of kv head kvh, with their offsets and masks."""
+    cmask = cols < doc1
+    kv_off = (cols[:, None] * KVH + kvh) * D + dcol[None, :]
+    kvmask = cmask[:, None] & dmask[None, :]
+    return tl.load(k + kv_off, mask=kvmask, other=0.0), tl.load(v + kv_off, mask=kvmask, other=0.0), cmask, kv_off, kvmask
+
+
+@triton.jit
+def _row_tile(q, dout, lse, delta, rows, rmask, h, H, D, dcol, dmask):
+    """What the backward reads of rows of query head h: q, dout, lse and delta, with the offsets and mask of q."""
+    qmask = rmask[:, None] & dmask[None, :]
+    q_off = (rows[:, None] * H + h) * D + dcol[None, :]
+    qb = tl.load(q + q_off, mask=qmask, other=0.0)
+    dob = tl.load(dout + q_off, mask=qmask, other=0.0)
+    lse_b = tl.load(lse + rows * H + h, mask=rmask, other=0.0)
+    delta_b = tl.load(delta + rows * H + h, mask=rmask, other=0.0)
+    return qb, dob, lse_b, delta_b, q_off, qmask
+
+
+@triton.jit
+def _probabilities(qb, kb, lse_b, rows, rmask, cols, cmask, sm_scale):
+    """The backward's tile of probabilities, recomputed from the forward's lse (0 outside the causal mask)."""
+    s = tl.dot(qb, tl.trans(kb)) * sm_scale
+    valid = (cols[None, :] <= rows[:, None]) & cmask[None, :] & rmask[:, None]
+    return tl.where(valid, tl.exp(s - lse_b[:, None]), 0.0)
+
+
+@triton.jit
+def _attention_forward(out, lse, q, k, v, blk_row, blk_doc_start, blk_doc_end, sm_scale, H, KVH, D,
+                       BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
+    h = tl.program_id(1)
+    kvh = h // (H // KVH)
+    m0, doc0, doc1, rows, rmask, dcol, dmask = _block_rows(blk_row, blk_doc_start, blk_doc_end, D, BLOCK, BLOCK_D)
     qb = tl.load(q + (rows[:, None] * H + h) * D + dcol[None, :], mask=rmask[:, None] & dmask[None, :], other=0.0)
     m_i = tl.full((BLOCK,), float("-inf"), tl.float32)
     l_i = tl.zeros((BLOCK,), tl.float32)
     acc = tl.zeros((BLOCK, BLOCK_D), tl.float32)
     for n0 in range(doc0, tl.minimum(m0 + BLOCK, doc1), BLOCK):
         cols = n0 + tl.arange(0, BLOCK)
-        cmask = cols < doc1
-        kv_off = (cols[:, None] * KVH + kvh) * D + dcol[None, :]
-        kvmask = cmask[:, None] & dmask[None, :]
-        kb = tl.load(k + kv_off, mask=kvmask, other=0.0)
-        vb = tl.load(v + kv_off, mask=kvmask, other=0.0)
+        kb, vb, cmask, kv_off, kvmask = _kv_tile(k, v, cols, doc1, kvh, KVH, D, dcol, dmask)
         s = tl.dot(qb, tl.trans(kb)) * sm_scale
         s = tl.where((cols[None, :] <= rows[:, None]) & cmask[None, :], s, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(s, axis=1))
@@ -66,33 +97,15 @@ def _attention_delta(delta, out, dout, H, D, BLOCK_D: tl.constexpr):
 @triton.jit
 def _attention_backward_dq(dq, dout, q, k, v, lse, delta, blk_row, blk_doc_start, blk_doc_end, sm_scale, H, KVH,
                            D, BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
-    b = tl.program_id(0)
     h = tl.program_id(1)
     kvh = h // (H // KVH)
-    m0 = tl.load(blk_row + b)
-    doc0 = tl.load(blk_doc_start + b)
-    doc1 = tl.load(blk_doc_end + b)
-    rows = m0 + tl.arange(0, BLOCK)
-    rmask = rows < doc1
-    dcol = tl.arange(0, BLOCK_D)
-    dmask = dcol < D
-    qmask = rmask[:, None] & dmask[None, :]
-    q_off = (rows[:, None] * H + h) * D + dcol[None, :]
-    qb = tl.load(q + q_off, mask=qmask, other=0.0)
-    dob = tl.load(dout + q_off, mask=qmask, other=0.0)
-    lse_b = tl.load(lse + rows * H + h, mask=rmask, other=0.0)
-    delta_b = tl.load(delta + rows * H + h, mask=rmask, other=0.0)
+    m0, doc0, doc1, rows, rmask, dcol, dmask = _block_rows(blk_row, blk_doc_start, blk_doc_end, D, BLOCK, BLOCK_D)
+    qb, dob, lse_b, delta_b, q_off, qmask = _row_tile(q, dout, lse, delta, rows, rmask, h, H, D, dcol, dmask)
     acc = tl.zeros((BLOCK, BLOCK_D), tl.float32)
     for n0 in range(doc0, tl.minimum(m0 + BLOCK, doc1), BLOCK):
         cols = n0 + tl.arange(0, BLOCK)
-        cmask = cols < doc1
-        kv_off = (cols[:, None] * KVH + kvh) * D + dcol[None, :]
-        kvmask = cmask[:, None] & dmask[None, :]
-        kb = tl.load(k + kv_off, mask=kvmask, other=0.0)
-        vb = tl.load(v + kv_off, mask=kvmask, other=0.0)
-        s = tl.dot(qb, tl.trans(kb)) * sm_scale
-        valid = (cols[None, :] <= rows[:, None]) & cmask[None, :] & rmask[:, None]
-        p = tl.where(valid, tl.exp(s - lse_b[:, None]), 0.0)
+        kb, vb, cmask, kv_off, kvmask = _kv_tile(k, v, cols, doc1, kvh, KVH, D, dcol, dmask)
+        p = _probabilities(qb, kb, lse_b, rows, rmask, cols, cmask, sm_scale)
         dp = tl.dot(dob, tl.trans(vb))
         ds = p * (dp - delta_b[:, None])
         acc += tl.dot(ds.to(kb.dtype), kb)
@@ -102,19 +115,11 @@ def _attention_backward_dq(dq, dout, q, k, v, lse, delta, blk_row, blk_doc_start
 @triton.jit
 def _attention_backward_dkdv(dk, dv, dout, q, k, v, lse, delta, blk_row, blk_doc_start, blk_doc_end, sm_scale, H,
                              KVH, D, BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
-    b = tl.program_id(0)
     kvh = tl.program_id(1)
     group = H // KVH
-    n0 = tl.load(blk_row + b)
-    doc1 = tl.load(blk_doc_end + b)
-    cols = n0 + tl.arange(0, BLOCK)
-    cmask = cols < doc1
-    dcol = tl.arange(0, BLOCK_D)
-    dmask = dcol < D
-    kvmask = cmask[:, None] & dmask[None, :]
-    kv_off = (cols[:, None] * KVH + kvh) * D + dcol[None, :]
-    kb = tl.load(k + kv_off, mask=kvmask, other=0.0)
-    vb = tl.load(v + kv_off, mask=kvmask, other=0.0)
+    # this program's block is a key block: its rows are keys
+    n0, doc0, doc1, cols, cmask, dcol, dmask = _block_rows(blk_row, blk_doc_start, blk_doc_end, D, BLOCK, BLOCK_D)
+    kb, vb, cmask, kv_off, kvmask = _kv_tile(k, v, cols, doc1, kvh, KVH, D, dcol, dmask)
     dk_acc = tl.zeros((BLOCK, BLOCK_D), tl.float32)
     dv_acc = tl.zeros((BLOCK, BLOCK_D), tl.float32)
     for g in range(group):
@@ -123,15 +128,8 @@ def _attention_backward_dkdv(dk, dv, dout, q, k, v, lse, delta, blk_row, blk_doc
         for m0 in range(n0, doc1, BLOCK):
             rows = m0 + tl.arange(0, BLOCK)
             rmask = rows < doc1
-            qmask = rmask[:, None] & dmask[None, :]
-            q_off = (rows[:, None] * H + h) * D + dcol[None, :]
-            qb = tl.load(q + q_off, mask=qmask, other=0.0)
-            dob = tl.load(dout + q_off, mask=qmask, other=0.0)
-            lse_b = tl.load(lse + rows * H + h, mask=rmask, other=0.0)
-            delta_b = tl.load(delta + rows * H + h, mask=rmask, other=0.0)
-            s = tl.dot(qb, tl.trans(kb)) * sm_scale
-            valid = (cols[None, :] <= rows[:, None]) & cmask[None, :] & rmask[:, None]
-            p = tl.where(valid, tl.exp(s - lse_b[:, None]), 0.0)
+            qb, dob, lse_b, delta_b, q_off, qmask = _row_tile(q, dout, lse, delta, rows, rmask, h, H, D, dcol, dmask)
+            p = _probabilities(qb, kb, lse_b, rows, rmask, cols, cmask, sm_scale)
             dv_acc += tl.dot(tl.trans(p.to(dob.dtype)), dob)
             dp = tl.dot(dob, tl.trans(vb))
             ds = p * (dp - delta_b[:, None])

@@ -24,7 +24,8 @@ OUT = os.path.join(HERE, "..", "kernels")
 TARGET = ("cuda", 90, 32)
 
 # Block sizes of the device build: starting points until bench/train-gpu sweeps them. The gemm's
-# 128 x 128 x 64 tiles with 3 stages need 96 KB of shared memory, above the 48 KB a launch gets
+# 128 x 128 x 64 tiles with 3 stages need 32 KB (bf16 operands) to 80 KB (an fp32 operand) of shared
+# memory (the manifest's "shared"): the fp32 and dz variants need more than the 48 KB a launch gets
 # without cuFuncSetAttribute.
 GEMM = dict(BLOCK_M=128, BLOCK_N=128, BLOCK_K=64)
 GEMM_WARPS, GEMM_STAGES = 8, 3
@@ -186,6 +187,9 @@ def main():
     # a fresh cache: a cached kernel from another Triton build must not stand in for a compile
     cache = tempfile.mkdtemp(prefix="sft-triton-cache-")
     os.environ["TRITON_CACHE_DIR"] = cache
+    # no line info: it names the absolute path of the sources, so the cubins (and --check) would depend on
+    # where the checkout lies
+    os.environ["TRITON_DISABLE_LINE_INFO"] = "1"
     try:
         if not args.check:
             shutil.rmtree(OUT, ignore_errors=True)

@@ -37,7 +37,7 @@ test("every manifest entry packs its arguments in launch order: 8-byte pointers,
     expect(slots.length, k.name).toBe(k.params.length)
     ours.forEach((p, i) => {
       const slot = le(slots[i]!)
-      if (p.type.startsWith("*")) expect(slot.readBigUInt64LE(0), `${k.name} ${p.name}`).toBe(0x7f0000001000n + BigInt(i) * 256n)
+      if (p.type.startsWith("*")) expect([slot.length, slot.readBigUInt64LE(0)], `${k.name} ${p.name}`).toEqual([8, 0x7f0000001000n + BigInt(i) * 256n])
       else if (p.type === "i32") expect([slot.length, slot.readInt32LE(0)], `${k.name} ${p.name}`).toEqual([4, -7 - i])
       else expect([slot.length, slot.readFloatLE(0)], `${k.name} ${p.name}`).toEqual([4, Math.fround(0.1 + i)])
     })
