@@ -38,6 +38,22 @@ const batchSize = Flag.Int("batch-size").pipe(
   Flag.withDescription("rows a data stage holds at once (default 10000); bounds memory, outputs do not depend on it"),
   Flag.optional
 )
+/** The flags both `run` and `stage-job` take (PipelineSettings.ts), as plain values. */
+const pipelineSettings = (args: {
+  readonly file: string
+  readonly set: ReadonlyArray<string>
+  readonly seed: Option.Option<number>
+  readonly sanity: boolean
+  readonly workers: Option.Option<number>
+  readonly batchSize: Option.Option<number>
+}) => ({
+  file: args.file,
+  set: args.set,
+  seed: Option.getOrUndefined(args.seed),
+  sanity: args.sanity,
+  workers: Option.getOrUndefined(args.workers),
+  batchSize: Option.getOrUndefined(args.batchSize)
+})
 const json = Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output"), Flag.withDefault(false))
 const runRef = (name: string) =>
   Argument.String(name).pipe(Argument.withDescription("run id, unique id prefix, last or last~N"))
@@ -84,13 +100,8 @@ const runCommand = Command.make(
   },
   (args) =>
     withStore(args, run({
-      file: args.file,
-      set: args.set,
-      seed: Option.getOrUndefined(args.seed),
-      sanity: args.sanity,
+      ...pipelineSettings(args),
       force: args.force,
-      workers: Option.getOrUndefined(args.workers),
-      batchSize: Option.getOrUndefined(args.batchSize),
       store: Option.getOrUndefined(args.store),
       cache: Option.getOrUndefined(args.cache),
       executor: args.executor,
@@ -116,15 +127,10 @@ const stageJobCommand = Command.make(
   },
   (args) =>
     withStore(args, stageJob({
-      file: args.file,
+      ...pipelineSettings(args),
       stage: args.stage,
       key: args.key,
-      set: args.set,
-      seed: Option.getOrUndefined(args.seed),
-      sanity: args.sanity,
       force: args.force,
-      workers: Option.getOrUndefined(args.workers),
-      batchSize: Option.getOrUndefined(args.batchSize),
       events: args.events
     }))
 ).pipe(Command.withDescription("internal: the job --executor slurm submits for one stage"))
